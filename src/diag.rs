@@ -1,0 +1,129 @@
+//! Problems found in user input, with where they are and how to show them.
+//!
+//! Detection code builds [`Diagnostic`] values; rendering is separate: one
+//! renderer for people (`file:line:col: key/field: message`) and one for the
+//! GitHub Actions runner (`::error file=...,line=...,col=...::message`).
+
+use crate::yaml::Pos;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The file the problem is in, as the user named it.
+    pub file: String,
+    pub pos: Option<Pos>,
+    /// Where inside the document, e.g. `dsr1-fp8-b200-sglang/seq-len-configs[0]/isl`.
+    /// Empty for problems with the file as a whole.
+    pub path: String,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn new(file: &str, pos: Option<Pos>, path: &str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            file: file.to_string(),
+            pos,
+            path: path.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(pos) = self.pos {
+            write!(f, ":{}:{}", pos.line, pos.col)?;
+        }
+        if self.path.is_empty() {
+            write!(f, ": {}", self.message)
+        } else {
+            write!(f, ": {}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Renders diagnostics for a terminal or log, one per line.
+pub fn render_human(diags: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in diags {
+        out.push_str("error: ");
+        out.push_str(&d.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// Renders diagnostics as GitHub Actions `::error` workflow commands, which
+/// the runner turns into annotations on the file and line.
+pub fn render_github(diags: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in diags {
+        out.push_str("::error file=");
+        out.push_str(&escape_property(&d.file));
+        if let Some(pos) = d.pos {
+            out.push_str(&format!(",line={},col={}", pos.line, pos.col));
+        }
+        out.push_str(",title=infmax::");
+        let message = if d.path.is_empty() {
+            d.message.clone()
+        } else {
+            format!("{}: {}", d.path, d.message)
+        };
+        out.push_str(&escape_data(&message));
+        out.push('\n');
+    }
+    out
+}
+
+/// Escaping for the message part of a workflow command (the runner's rules).
+pub fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escaping for a `key=value` property of a workflow command.
+pub fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Diagnostic {
+        Diagnostic::new(
+            "configs/a, b.yaml",
+            Some(Pos { line: 3, col: 7 }),
+            "key/tp",
+            "expected a positive integer, found string \"x\"\n100%",
+        )
+    }
+
+    #[test]
+    fn human_form_is_file_line_col_path_message() {
+        assert_eq!(
+            render_human(&[sample()]),
+            "error: configs/a, b.yaml:3:7: key/tp: expected a positive integer, found string \"x\"\n100%\n"
+        );
+    }
+
+    #[test]
+    fn github_form_escapes_properties_and_data() {
+        assert_eq!(
+            render_github(&[sample()]),
+            "::error file=configs/a%2C b.yaml,line=3,col=7,title=infmax::key/tp: expected a positive integer, found string \"x\"%0A100%25\n"
+        );
+    }
+
+    #[test]
+    fn file_level_problem_has_no_position() {
+        let d = Diagnostic::new("x.yaml", None, "", "file is empty");
+        assert_eq!(d.to_string(), "x.yaml: file is empty");
+        assert_eq!(
+            render_github(&[d]),
+            "::error file=x.yaml,title=infmax::file is empty\n"
+        );
+    }
+}

@@ -1,0 +1,68 @@
+//! The crate's error type and the exit codes it maps to.
+
+use crate::diag::Diagnostic;
+use std::fmt;
+
+/// Exit code: bad input (configs, changelog, runner config, result files).
+pub const EXIT_INVALID: u8 = 1;
+/// Exit code: bad arguments (also what clap uses for parse errors).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: a failure outside the input (git, the network, the file system).
+pub const EXIT_ENV: u8 = 3;
+
+#[derive(Debug)]
+pub enum Error {
+    /// Problems in input files, each with its location.
+    Invalid(Vec<Diagnostic>),
+    /// A bad argument or combination of arguments.
+    Usage(String),
+    /// Something outside the input failed: git, the GitHub API, I/O.
+    Env(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Invalid(_) => EXIT_INVALID,
+            Error::Usage(_) => EXIT_USAGE,
+            Error::Env(_) => EXIT_ENV,
+        }
+    }
+
+    pub fn invalid(d: Diagnostic) -> Error {
+        Error::Invalid(vec![d])
+    }
+
+    pub fn usage(msg: impl Into<String>) -> Error {
+        Error::Usage(msg.into())
+    }
+
+    pub fn env(msg: impl Into<String>) -> Error {
+        Error::Env(msg.into())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Invalid(diags) => {
+                let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+                f.write_str(&lines.join("\n"))
+            }
+            Error::Usage(m) | Error::Env(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Turns a list of problems into `Ok(())` when it is empty.
+pub fn check(diags: Vec<Diagnostic>) -> Result<()> {
+    if diags.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(diags))
+    }
+}

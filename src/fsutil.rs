@@ -1,0 +1,73 @@
+//! File helpers: reading user input with located errors, and atomic writes so
+//! a failed command never leaves a partial output file behind.
+
+use crate::diag::Diagnostic;
+use std::io::Write;
+use std::path::Path;
+
+/// Reads a user-supplied text file; the error names the file and the cause.
+pub fn read_input(path: &Path) -> Result<String, Diagnostic> {
+    let label = path.display().to_string();
+    match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map_err(|e| Diagnostic::new(&label, None, "", format!("not valid UTF-8 text ({e})"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(Diagnostic::new(&label, None, "", "file not found"))
+        }
+        Err(e) => Err(Diagnostic::new(
+            &label,
+            None,
+            "",
+            format!("cannot read file: {e}"),
+        )),
+    }
+}
+
+/// Writes `data` to `path` through a temporary file in the same directory and
+/// a rename, so readers see either the old file or the whole new one.
+pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".infmax-tmp-")
+        .tempfile_in(dir)?;
+    tmp.write_all(data)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Appends `data` to `path` in one write (GitHub's `GITHUB_OUTPUT` and
+/// `GITHUB_STEP_SUMMARY` files are appended to by several steps).
+pub fn append(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.write_all(data)?;
+    f.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("out.json");
+        atomic_write(&p, b"first").expect("write");
+        atomic_write(&p, b"second").expect("rewrite");
+        assert_eq!(std::fs::read_to_string(&p).expect("read"), "second");
+        let leftovers = std::fs::read_dir(dir.path()).expect("ls").count();
+        assert_eq!(leftovers, 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn missing_input_is_named() {
+        let d = read_input(Path::new("/nonexistent/x.yaml")).expect_err("missing");
+        assert_eq!(d.to_string(), "/nonexistent/x.yaml: file not found");
+    }
+}

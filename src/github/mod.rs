@@ -1,0 +1,4 @@
+//! Everything that talks to GitHub: the runner's output files and the REST API.
+
+pub mod api;
+pub mod output;

@@ -1,0 +1,106 @@
+//! The one place that writes `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY`.
+//!
+//! Outputs use the multi-line form (`name<<DELIM`, value, `DELIM`) with a
+//! random 128-bit delimiter checked not to occur in the value, so a value can
+//! never end the record early and inject other outputs.
+
+use crate::error::{Error, Result};
+use crate::fsutil;
+use std::path::PathBuf;
+
+/// Checks an output name: letters, digits, `_` and `-`, not starting with a digit or `-`.
+pub fn check_name(name: &str) -> Result<()> {
+    let ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "--github-output {name:?}: an output name takes letters, digits, `_` and `-`, and starts with a letter or `_`"
+        )))
+    }
+}
+
+/// A delimiter that does not occur in `value`.
+fn delimiter(value: &str) -> String {
+    loop {
+        let token: u128 = rand::random();
+        let d = format!("ghadelimiter_{token:032x}");
+        if !value.contains(&d) {
+            return d;
+        }
+    }
+}
+
+/// The text of one output record.
+pub fn record(name: &str, value: &str) -> String {
+    let d = delimiter(value);
+    format!("{name}<<{d}\n{value}\n{d}\n")
+}
+
+fn env_file(var: &str, purpose: &str) -> Result<PathBuf> {
+    match std::env::var_os(var) {
+        Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+        _ => Err(Error::usage(format!(
+            "{purpose} was requested but ${var} is not set (it is set inside GitHub Actions steps); set it to a file path to run locally"
+        ))),
+    }
+}
+
+/// Appends all `(name, value)` outputs to `$GITHUB_OUTPUT` in one write.
+pub fn write_outputs(pairs: &[(String, String)]) -> Result<()> {
+    let path = env_file("GITHUB_OUTPUT", "--github-output")?;
+    let text: String = pairs.iter().map(|(n, v)| record(n, v)).collect();
+    fsutil::append(&path, text.as_bytes()).map_err(|e| {
+        Error::env(format!(
+            "cannot append to $GITHUB_OUTPUT ({}): {e}",
+            path.display()
+        ))
+    })
+}
+
+/// Appends Markdown to `$GITHUB_STEP_SUMMARY`.
+pub fn append_step_summary(markdown: &str) -> Result<()> {
+    let path = env_file("GITHUB_STEP_SUMMARY", "--step-summary")?;
+    fsutil::append(&path, markdown.as_bytes()).map_err(|e| {
+        Error::env(format!(
+            "cannot append to $GITHUB_STEP_SUMMARY ({}): {e}",
+            path.display()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_uses_a_fresh_delimiter_absent_from_the_value() {
+        let r = record("matrix", "[1,2]");
+        let mut lines = r.lines();
+        let head = lines.next().expect("head line");
+        let d = head.strip_prefix("matrix<<").expect("multi-line form");
+        assert!(
+            d.starts_with("ghadelimiter_") && d.len() == "ghadelimiter_".len() + 32,
+            "{d}"
+        );
+        assert_eq!(lines.next(), Some("[1,2]"));
+        assert_eq!(lines.next(), Some(d));
+        assert_eq!(lines.next(), None);
+        assert_ne!(record("m", "x"), record("m", "x"), "random per record");
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_name("matrix").is_ok());
+        assert!(check_name("_m-1").is_ok());
+        assert!(check_name("1m").is_err());
+        assert!(check_name("a=b").is_err());
+        assert!(check_name("").is_err());
+    }
+}
