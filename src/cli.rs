@@ -460,11 +460,12 @@ fn runner_model_sweep(a: &RunnerModelSweepArgs) -> Result<MatrixOutput> {
 fn changelog_cmd(a: &ChangelogArgs) -> Result<MatrixOutput> {
     let (configs, _) = a.configs.load()?;
     let label = a.changelog_file.display().to_string();
-    let added = changelog::diff::added_lines(&a.changelog_file, &a.base_ref, &a.head_ref)?;
-    for note in &added.notes {
+    let diff = changelog::diff::changelog_diff(&a.changelog_file, &a.base_ref, &a.head_ref)?;
+    for note in &diff.notes {
         eprintln!("infmax: {note}");
     }
-    let entries = changelog::parse_added(&label, &added.lines)?;
+    let added = changelog::diff::added_lines(&label, &a.base_ref, &a.head_ref, diff.changes)?;
+    let entries = changelog::parse_added(&label, &added)?;
     let resolved = changelog::resolve(&label, &entries, &configs)?;
     let metadata = Metadata {
         base_ref: a.base_ref.clone(),

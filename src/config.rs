@@ -162,6 +162,8 @@ pub struct ConfigEntry {
     pub precision: String,
     pub framework: String,
     pub runner: String,
+    /// Where `runner` is written, for runner-config cross-checks.
+    pub runner_pos: Pos,
     pub disagg: bool,
     pub topology: Topology,
 }
@@ -204,7 +206,7 @@ impl MasterConfigs {
             .map(|e| {
                 Diagnostic::new(
                     &e.file,
-                    Some(e.pos),
+                    Some(e.runner_pos),
                     &join(e.key.as_str(), "runner"),
                     format!(
                         "runner `{}` is not a runner type in {}; known: {}",
@@ -370,6 +372,7 @@ fn parse_entry(sink: &mut Sink, key: &str, pos: Pos, node: &Node) -> Option<Conf
         precision: precision?,
         framework: framework?,
         runner: runner?,
+        runner_pos: f.get("runner").map_or(pos, |n| n.pos),
         disagg: disagg?.unwrap_or(false),
         topology: topology?,
     })

@@ -277,15 +277,15 @@ pub fn keyed_map<'n>(
     what: &str,
 ) -> Option<Vec<(&'n Key, &'n Node)>> {
     let Some(map) = node.as_map() else {
-        let found = match node.value {
-            Value::Null => "an empty document".to_string(),
-            _ => node.describe(),
-        };
-        sink.push(
-            Some(node.pos),
-            "",
-            format!("expected {what}, found {found}"),
-        );
+        if node.value == Value::Null {
+            sink.push(None, "", format!("the file is empty; expected {what}"));
+        } else {
+            sink.push(
+                Some(node.pos),
+                "",
+                format!("expected {what}, found {}", node.describe()),
+            );
+        }
         return None;
     };
     let mut seen: HashMap<&str, Pos> = HashMap::new();

@@ -32,19 +32,16 @@ impl std::fmt::Display for Source {
 }
 
 #[derive(Debug)]
-pub struct Added {
-    /// Added lines with their line numbers in the head version of the file.
-    pub lines: Vec<(u32, String)>,
+pub struct Diff {
+    pub changes: LineChanges,
     pub source: Source,
     /// One human line per side: "base abc123: local git" / "... GitHub API".
     pub notes: Vec<String>,
 }
 
-/// The added lines of `file` from `base` to `head`. A removed line is an
-/// error quoting it; so is a diff that adds nothing.
-pub fn added_lines(file: &Path, base: &str, head: &str) -> Result<Added> {
+/// The changes to `file` from `base` to `head`, and where they were read from.
+pub fn changelog_diff(file: &Path, base: &str, head: &str) -> Result<Diff> {
     git::ensure_repo()?;
-    let label = file.display().to_string();
     let base_local = git::has_commit(base)?;
     let head_local = git::has_commit(head)?;
     let (changes, source, notes) = if base_local && head_local {
@@ -54,6 +51,12 @@ pub fn added_lines(file: &Path, base: &str, head: &str) -> Result<Added> {
         )];
         (git::parse_unified(&diff), Source::LocalGit, notes)
     } else {
+        // octocrab's client must be built inside a runtime.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::env(format!("cannot start the async runtime: {e}")))?;
+        let _runtime = rt.enter();
         let api = GithubApi::from_env()?;
         let missing: Vec<&str> = [(base, base_local), (head, head_local)]
             .iter()
@@ -70,10 +73,6 @@ pub fn added_lines(file: &Path, base: &str, head: &str) -> Result<Added> {
                     .join(" and ")
             )));
         };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::env(format!("cannot start the async runtime: {e}")))?;
         let repo_path = git::repo_relative(file)?;
         let mut notes = Vec::new();
         let mut side = |r: &str, local: bool| -> Result<String> {
@@ -106,15 +105,16 @@ pub fn added_lines(file: &Path, base: &str, head: &str) -> Result<Added> {
             notes,
         )
     };
-    check_append_only(&label, base, head, &changes)?;
-    Ok(Added {
-        lines: changes.added,
+    Ok(Diff {
+        changes,
         source,
         notes,
     })
 }
 
-fn check_append_only(label: &str, base: &str, head: &str, changes: &LineChanges) -> Result<()> {
+/// The added lines, with their line numbers in the head file. A removed
+/// line is an error quoting it; so is a diff that adds nothing.
+pub fn added_lines(label: &str, base: &str, head: &str, changes: LineChanges) -> Result<Vec<(u32, String)>> {
     if !changes.removed.is_empty() {
         let diags = changes
             .removed
@@ -142,5 +142,5 @@ fn check_append_only(label: &str, base: &str, head: &str, changes: &LineChanges)
             ),
         )));
     }
-    Ok(())
+    Ok(changes.added)
 }
