@@ -114,7 +114,12 @@ pub fn changelog_diff(file: &Path, base: &str, head: &str) -> Result<Diff> {
 
 /// The added lines, with their line numbers in the head file. A removed
 /// line is an error quoting it; so is a diff that adds nothing.
-pub fn added_lines(label: &str, base: &str, head: &str, changes: LineChanges) -> Result<Vec<(u32, String)>> {
+pub fn added_lines(
+    label: &str,
+    base: &str,
+    head: &str,
+    changes: LineChanges,
+) -> Result<Vec<(u32, String)>> {
     if !changes.removed.is_empty() {
         let diags = changes
             .removed
