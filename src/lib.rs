@@ -15,4 +15,7 @@ pub mod github;
 pub mod matrix;
 pub mod runners;
 pub mod seqlen;
+pub mod sim;
+pub mod stats;
+pub mod tokenizer;
 pub mod yaml;

@@ -61,6 +61,8 @@ dsr1-fp4-gb200-dynamo-trt:
       conc-list: [16, 64]
 ";
 
+pub mod sim;
+
 pub struct Scratch {
     pub dir: tempfile::TempDir,
 }

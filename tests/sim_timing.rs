@@ -1,0 +1,76 @@
+//! Timing fidelity of `infmax sim`'s fixed schedule, measured by a tiny
+//! independent client. A test binary of its own, so no other simulator
+//! competes for the CPU while it measures.
+
+mod common;
+
+use common::sim::{SimProcess, get, post, request};
+use serde_json::json;
+use std::time::Duration;
+
+fn completion(max_tokens: u32) -> String {
+    json!({"model": "m", "prompt": [1, 2, 3, 4, 5], "max_tokens": max_tokens, "ignore_eos": true, "stream": true}).to_string()
+}
+
+/// TTFT and ITL as the independent client sees them, against the schedule.
+#[test]
+fn fixed_schedule_measured_from_outside_is_within_one_ms() {
+    let sim = SimProcess::start(&[
+        "--served-model-name",
+        "m",
+        "--ttft-ms",
+        "40",
+        "--itl-ms",
+        "8",
+    ]);
+    let addr = sim.addr.clone();
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || post(&addr, "/v1/completions", &completion(30)))
+        })
+        .collect();
+    let (mut ttfts, mut itls) = (Vec::new(), Vec::new());
+    for h in handles {
+        let r = h.join().expect("client thread");
+        let times: Vec<_> = r
+            .events
+            .iter()
+            .filter(|(_, e)| e.contains("\"text\":\" "))
+            .map(|(t, _)| *t)
+            .collect();
+        assert_eq!(times.len(), 30);
+        ttfts.push((times[0] - r.sent_at).as_secs_f64() * 1e3);
+        itls.extend(times.windows(2).map(|w| (w[1] - w[0]).as_secs_f64() * 1e3));
+    }
+    let mean_ttft = ttfts.iter().sum::<f64>() / ttfts.len() as f64;
+    itls.sort_by(f64::total_cmp);
+    let median_itl = itls[itls.len() / 2];
+    let mean_itl = itls.iter().sum::<f64>() / itls.len() as f64;
+    println!(
+        "independent client: mean TTFT {mean_ttft:.3} ms, median ITL {median_itl:.3} ms, mean ITL {mean_itl:.3} ms"
+    );
+    assert!(
+        (mean_ttft - 40.0).abs() < 1.0,
+        "mean TTFT {mean_ttft:.3} ms"
+    );
+    assert!(
+        (median_itl - 8.0).abs() < 1.0,
+        "median ITL {median_itl:.3} ms"
+    );
+    assert!((mean_itl - 8.0).abs() < 1.0, "mean ITL {mean_itl:.3} ms");
+    // The server's own record agrees.
+    let stats = get(&sim.addr, "/sim/stats").json();
+    assert_eq!(stats["tokens"], 240);
+    assert!(
+        (stats["ttft_ms"]["mean"].as_f64().unwrap_or(0.0) - 40.0).abs() < 1.0,
+        "{stats}"
+    );
+    let rows = get(&sim.addr, "/sim/requests").json();
+    assert_eq!(rows.as_array().map(Vec::len), Some(8));
+    assert_eq!(
+        request(&sim.addr, "POST", "/sim/reset", "", Duration::from_secs(5)).status,
+        204
+    );
+    assert_eq!(get(&sim.addr, "/sim/stats").json()["requests"], 0);
+}
