@@ -29,7 +29,9 @@ use std::process::ExitCode;
     about = "Continuous LLM-inference benchmarking: job matrices, load generation, results",
     long_about = "Continuous LLM-inference benchmarking across hardware and engines.\n\n\
         Exit codes: 0 success; 1 invalid input (configs, changelog); 2 bad arguments; \
-        3 environment failure (git, GitHub API, file system)."
+        3 environment failure (git, GitHub API, file system, server not reachable); \
+        4 the run finished and wrote its output but failed a check (too many failed requests, \
+        the server died)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -45,6 +47,146 @@ enum Command {
     Matrix(Box<MatrixCommand>),
     /// Run a simulated OpenAI-compatible inference server (no GPU needed).
     Sim(Box<SimArgs>),
+    /// Benchmark a serving endpoint.
+    #[command(subcommand)]
+    Bench(Box<BenchCommand>),
+    /// Inference-server helpers.
+    #[command(subcommand)]
+    Server(Box<ServerCommand>),
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Streaming load generator (drop-in for the flags of vLLM's benchmark_serving.py).
+    Serve(Box<BenchServeArgs>),
+}
+
+#[derive(Subcommand, Debug)]
+enum ServerCommand {
+    /// Wait until a server answers /health (or /v1/models), streaming its log meanwhile.
+    Wait(ServerWaitArgs),
+}
+
+#[derive(Args, Debug)]
+struct ServerWaitArgs {
+    /// Base URL of the server [default: http://127.0.0.1:PORT].
+    #[arg(long, env = "INFMAX_SERVER_URL")]
+    url: Option<String>,
+    /// Port on 127.0.0.1 (when --url is not given).
+    #[arg(long, default_value_t = 8000, env = "INFMAX_SERVER_PORT")]
+    port: u16,
+    /// The server's process: fail as soon as it exits.
+    #[arg(long, env = "INFMAX_SERVER_PID")]
+    pid: Option<u32>,
+    /// The server's log file: streamed to stdout while waiting, last lines shown on failure.
+    #[arg(long, env = "INFMAX_SERVER_LOG")]
+    log: Option<PathBuf>,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 1800.0, env = "INFMAX_SERVER_TIMEOUT")]
+    timeout: f64,
+    /// Seconds between health checks.
+    #[arg(long, default_value_t = 1.0)]
+    interval: f64,
+}
+
+#[derive(Args, Debug)]
+struct BenchServeArgs {
+    /// API flavour: vllm, sglang, openai, trt (completions endpoint) or openai-chat (chat endpoint).
+    #[arg(long, default_value = "vllm", env = "INFMAX_BENCH_BACKEND")]
+    backend: String,
+    /// Server base URL (overrides --host/--port).
+    #[arg(long, env = "INFMAX_BENCH_BASE_URL")]
+    base_url: Option<String>,
+    #[arg(long, default_value = "127.0.0.1", env = "INFMAX_BENCH_HOST")]
+    host: String,
+    #[arg(long, default_value_t = 8000, env = "INFMAX_BENCH_PORT")]
+    port: u16,
+    /// Request path [default: /v1/completions, or /v1/chat/completions for openai-chat].
+    #[arg(long, env = "INFMAX_BENCH_ENDPOINT")]
+    endpoint: Option<String>,
+    /// Model id (recorded as model_id; sent unless --served-model-name is given).
+    #[arg(long, env = "INFMAX_BENCH_MODEL")]
+    model: String,
+    /// Model name to send in requests.
+    #[arg(long, env = "INFMAX_BENCH_SERVED_MODEL_NAME")]
+    served_model_name: Option<String>,
+    /// tokenizer.json: a file, a directory, or a model id in the local HF cache [default: --model].
+    #[arg(long, env = "INFMAX_BENCH_TOKENIZER")]
+    tokenizer: Option<String>,
+    /// Send token-id prompts to the completions endpoint (exact lengths without a tokenizer).
+    #[arg(long)]
+    prompt_token_ids: bool,
+    /// Dataset: only `random` is supported.
+    #[arg(long, default_value = "random")]
+    dataset_name: String,
+    #[arg(long, default_value_t = 1024, env = "INFMAX_BENCH_INPUT_LEN")]
+    random_input_len: u32,
+    #[arg(long, default_value_t = 128, env = "INFMAX_BENCH_OUTPUT_LEN")]
+    random_output_len: u32,
+    /// Lengths are uniform in [floor(ratio*L), L]; 1 means exactly L.
+    #[arg(long, default_value_t = 1.0, env = "INFMAX_BENCH_RANGE_RATIO")]
+    random_range_ratio: f64,
+    /// Tokens of a prefix shared by every prompt, added to the input length.
+    #[arg(long, default_value_t = 0)]
+    random_prefix_len: u32,
+    #[arg(long, default_value_t = 1000, env = "INFMAX_BENCH_NUM_PROMPTS")]
+    num_prompts: usize,
+    /// Requests in flight at most.
+    #[arg(long, env = "INFMAX_BENCH_MAX_CONCURRENCY")]
+    max_concurrency: Option<usize>,
+    /// Requests per second, or `inf` to send all at once.
+    #[arg(long, default_value = "inf", env = "INFMAX_BENCH_REQUEST_RATE")]
+    request_rate: String,
+    /// Gamma shape of inter-arrival times (1 = Poisson; higher is more regular).
+    #[arg(long, default_value_t = 1.0)]
+    burstiness: f64,
+    /// Requests sent (under the same cap) before measuring, excluded from every metric.
+    #[arg(long, default_value_t = 0, env = "INFMAX_BENCH_NUM_WARMUPS")]
+    num_warmups: usize,
+    /// Ask the server to ignore end-of-sequence (exact output lengths).
+    #[arg(long, env = "INFMAX_BENCH_IGNORE_EOS")]
+    ignore_eos: bool,
+    /// Metrics with percentiles: any of ttft,tpot,itl,e2el.
+    #[arg(
+        long,
+        default_value = "ttft,tpot,itl",
+        env = "INFMAX_BENCH_PERCENTILE_METRICS"
+    )]
+    percentile_metrics: String,
+    /// Percentiles to report, e.g. 50,90,99,99.9.
+    #[arg(long, default_value = "99", env = "INFMAX_BENCH_METRIC_PERCENTILES")]
+    metric_percentiles: String,
+    /// Service-level objectives for goodput: ttft:MS, tpot:MS, e2el:MS.
+    #[arg(long, num_args = 1.., value_name = "KEY:MS")]
+    goodput: Vec<String>,
+    #[arg(long, default_value_t = 0, env = "INFMAX_BENCH_SEED")]
+    seed: u64,
+    /// Write the result JSON.
+    #[arg(long, env = "INFMAX_BENCH_SAVE_RESULT")]
+    save_result: bool,
+    #[arg(long, default_value = ".", env = "INFMAX_BENCH_RESULT_DIR")]
+    result_dir: PathBuf,
+    /// [default: {backend}-{rate}qps[-concurrency{C}]-{model}-{date}.json]
+    #[arg(long, env = "INFMAX_BENCH_RESULT_FILENAME")]
+    result_filename: Option<String>,
+    /// Extra KEY=VALUE pairs recorded at the top level of the result.
+    #[arg(long, num_args = 1.., value_name = "KEY=VALUE")]
+    metadata: Vec<String>,
+    /// Send prompts as chat messages so the server applies the model's chat template.
+    #[arg(long)]
+    use_chat_template: bool,
+    /// No progress bar or progress lines.
+    #[arg(long)]
+    disable_tqdm: bool,
+    /// The server's process: when it dies, stop, keep what was measured and flag the result.
+    #[arg(long, env = "INFMAX_BENCH_SERVER_PID")]
+    server_pid: Option<u32>,
+    /// Seconds one request may take in all.
+    #[arg(long, default_value_t = 3600.0, env = "INFMAX_BENCH_REQUEST_TIMEOUT")]
+    request_timeout: f64,
+    /// Exit 4 (after writing the result) when more than this fraction of requests failed.
+    #[arg(long, default_value_t = 0.05, env = "INFMAX_BENCH_MAX_FAILURE_RATE")]
+    max_failure_rate: f64,
 }
 
 /// `infmax sim`: every knob of the simulated engine.
@@ -414,7 +556,7 @@ fn report(e: &Error) {
             ));
             t
         }
-        Error::Usage(m) | Error::Env(m) => {
+        Error::Usage(m) | Error::Env(m) | Error::Failed(m) => {
             let mut t = format!("error: {m}\n");
             if in_github_actions() {
                 t.push_str(&format!("::error title=infmax::{}\n", diag::escape_data(m)));
@@ -439,6 +581,12 @@ pub fn run(cli: Cli) -> Result<()> {
             emit(&output, &out_args)
         }
         Command::Sim(a) => crate::sim::run(sim_options(&a)?),
+        Command::Bench(b) => match *b {
+            BenchCommand::Serve(a) => bench_serve(&a),
+        },
+        Command::Server(s) => match *s {
+            ServerCommand::Wait(a) => server_wait(&a),
+        },
     }
 }
 
@@ -659,4 +807,226 @@ fn changelog_cmd(a: &ChangelogArgs) -> Result<MatrixOutput> {
     Ok(MatrixOutput::Changelog(ChangelogMatrix::build(
         &resolved, metadata,
     )))
+}
+
+fn positive_secs(flag: &str, v: f64) -> Result<std::time::Duration> {
+    if v.is_finite() && v > 0.0 {
+        Ok(std::time::Duration::from_secs_f64(v))
+    } else {
+        Err(Error::usage(format!(
+            "{flag} {v}: expected a number of seconds > 0"
+        )))
+    }
+}
+
+fn split_list(s: &str) -> impl Iterator<Item = &str> {
+    s.split(',').map(str::trim).filter(|x| !x.is_empty())
+}
+
+fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
+    use crate::bench::{Backend, dataset::DatasetSpec, metrics::Metric, progress};
+    let backend = Backend::parse(&a.backend).ok_or_else(|| {
+        Error::usage(format!(
+            "--backend {}: unknown; allowed: {}",
+            a.backend,
+            Backend::NAMES.join(", ")
+        ))
+    })?;
+    if a.dataset_name != "random" {
+        return Err(Error::usage(format!(
+            "--dataset-name {}: only `random` is supported",
+            a.dataset_name
+        )));
+    }
+    let chat = backend == Backend::OpenaiChat || a.use_chat_template;
+    let endpoint = a.endpoint.clone().unwrap_or_else(|| {
+        if chat {
+            "/v1/chat/completions".into()
+        } else {
+            "/v1/completions".into()
+        }
+    });
+    if a.prompt_token_ids && chat {
+        return Err(Error::usage(
+            "--prompt-token-ids needs the completions endpoint (not openai-chat or --use-chat-template)",
+        ));
+    }
+    let base_url = a
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}:{}", a.host, a.port))
+        .trim_end_matches('/')
+        .to_string();
+    let request_rate = match a.request_rate.as_str() {
+        "inf" | "infinity" => f64::INFINITY,
+        r => r.parse::<f64>().ok().filter(|v| *v > 0.0).ok_or_else(|| {
+            Error::usage(format!(
+                "--request-rate {r}: expected requests per second > 0, or inf"
+            ))
+        })?,
+    };
+    if !(a.burstiness.is_finite() && a.burstiness > 0.0) {
+        return Err(Error::usage(format!(
+            "--burstiness {}: expected a number > 0",
+            a.burstiness
+        )));
+    }
+    if !(0.0..=1.0).contains(&a.random_range_ratio) {
+        return Err(Error::usage(format!(
+            "--random-range-ratio {}: expected 0 to 1",
+            a.random_range_ratio
+        )));
+    }
+    if a.num_prompts == 0 || a.max_concurrency == Some(0) {
+        return Err(Error::usage(
+            "--num-prompts and --max-concurrency must be at least 1",
+        ));
+    }
+    let metrics = split_list(&a.percentile_metrics)
+        .map(|m| {
+            Metric::parse(m).ok_or_else(|| {
+                Error::usage(format!(
+                    "--percentile-metrics: unknown metric `{m}`; allowed: ttft, tpot, itl, e2el"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let percentiles = split_list(&a.metric_percentiles)
+        .map(|p| {
+            p.parse::<f64>()
+                .ok()
+                .filter(|v| *v > 0.0 && *v < 100.0)
+                .ok_or_else(|| {
+                    Error::usage(format!(
+                        "--metric-percentiles: `{p}` is not a percentile between 0 and 100"
+                    ))
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let goodput = a
+        .goodput
+        .iter()
+        .map(|g| {
+            let parsed = g.split_once(':').and_then(|(k, v)| {
+                let m = Metric::parse(k).filter(|m| *m != Metric::Itl)?;
+                Some((m, v.parse::<f64>().ok().filter(|v| *v >= 0.0)?))
+            });
+            parsed.ok_or_else(|| {
+                Error::usage(format!(
+                    "--goodput {g}: expected ttft:MS, tpot:MS or e2el:MS"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let metadata = a
+        .metadata
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .filter(|(k, _)| !k.trim().is_empty())
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .ok_or_else(|| Error::usage(format!("--metadata {kv}: expected KEY=VALUE")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let result_path = a.save_result.then(|| {
+        let name = a.result_filename.clone().unwrap_or_else(|| {
+            let model = a.model.rsplit('/').next().unwrap_or(&a.model);
+            let conc = a
+                .max_concurrency
+                .map(|c| format!("-concurrency{c}"))
+                .unwrap_or_default();
+            format!(
+                "{}-{}qps{conc}-{model}-{}.json",
+                backend.name(),
+                a.request_rate,
+                crate::bench::result::local_timestamp()
+            )
+        });
+        a.result_dir.join(name)
+    });
+    if !(0.0..=1.0).contains(&a.max_failure_rate) {
+        return Err(Error::usage(format!(
+            "--max-failure-rate {}: expected 0 to 1",
+            a.max_failure_rate
+        )));
+    }
+    Ok(crate::bench::BenchOptions {
+        backend,
+        base_url,
+        endpoint,
+        chat,
+        model: a.model.clone(),
+        served_model_name: a.served_model_name.clone(),
+        tokenizer: a.tokenizer.clone(),
+        prompt_token_ids: a.prompt_token_ids,
+        dataset: DatasetSpec {
+            num_prompts: a.num_prompts,
+            input_len: a.random_input_len,
+            output_len: a.random_output_len.max(1),
+            range_ratio: a.random_range_ratio,
+            prefix_len: a.random_prefix_len,
+            seed: a.seed,
+        },
+        max_concurrency: a.max_concurrency,
+        request_rate,
+        burstiness: a.burstiness,
+        num_warmups: a.num_warmups,
+        ignore_eos: a.ignore_eos,
+        metrics,
+        percentiles,
+        goodput,
+        result_path,
+        metadata,
+        progress: progress::Mode::detect(a.disable_tqdm),
+        progress_every: std::time::Duration::from_secs(5),
+        server_pid: a.server_pid,
+        request_timeout: positive_secs("--request-timeout", a.request_timeout)?,
+        max_failure_rate: a.max_failure_rate,
+    })
+}
+
+fn bench_serve(a: &BenchServeArgs) -> Result<()> {
+    let opts = bench_options(a)?;
+    let out = crate::bench::run(&opts)?;
+    eprint!("{}", out.summary);
+    if let Some(p) = &opts.result_path {
+        println!("{}", p.display());
+    }
+    if let Some(why) = &out.aborted {
+        return Err(Error::Failed(format!(
+            "benchmark aborted: {why}; the result keeps what was measured (aborted: true)"
+        )));
+    }
+    let attempted = out.metrics.completed + out.metrics.failed;
+    let rate = out.metrics.failed as f64 / attempted.max(1) as f64;
+    if rate > opts.max_failure_rate {
+        return Err(Error::Failed(format!(
+            "{} of {attempted} requests failed ({:.1}%, above --max-failure-rate {:.1}%): {}",
+            out.metrics.failed,
+            rate * 100.0,
+            opts.max_failure_rate * 100.0,
+            out.metrics
+                .errors
+                .iter()
+                .map(|(k, n)| format!("{k} x{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(())
+}
+
+fn server_wait(a: &ServerWaitArgs) -> Result<()> {
+    let url = a
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("http://127.0.0.1:{}", a.port));
+    crate::server::wait(&crate::server::WaitOptions {
+        url: url.trim_end_matches('/').to_string(),
+        pid: a.pid,
+        log: a.log.clone(),
+        timeout: positive_secs("--timeout", a.timeout)?,
+        interval: positive_secs("--interval", a.interval)?,
+        annotate: in_github_actions(),
+    })
 }

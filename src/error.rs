@@ -9,6 +9,9 @@ pub const EXIT_INVALID: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: a failure outside the input (git, the network, the file system).
 pub const EXIT_ENV: u8 = 3;
+/// Exit code: the work ran and its output was written, but it failed a check
+/// (too many failed requests, the server died, an eval below its floor).
+pub const EXIT_FAILED: u8 = 4;
 
 #[derive(Debug)]
 pub enum Error {
@@ -18,6 +21,8 @@ pub enum Error {
     Usage(String),
     /// Something outside the input failed: git, the GitHub API, I/O.
     Env(String),
+    /// The work ran (its output is written) but failed a check.
+    Failed(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -28,6 +33,7 @@ impl Error {
             Error::Invalid(_) => EXIT_INVALID,
             Error::Usage(_) => EXIT_USAGE,
             Error::Env(_) => EXIT_ENV,
+            Error::Failed(_) => EXIT_FAILED,
         }
     }
 
@@ -51,7 +57,7 @@ impl fmt::Display for Error {
                 let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
                 f.write_str(&lines.join("\n"))
             }
-            Error::Usage(m) | Error::Env(m) => f.write_str(m),
+            Error::Usage(m) | Error::Env(m) | Error::Failed(m) => f.write_str(m),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! The binary is a thin command line ([`cli`]) over these modules; each
 //! domain concept lives in the module named after it.
 
+pub mod bench;
 pub mod changelog;
 pub mod cli;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod github;
 pub mod matrix;
 pub mod runners;
 pub mod seqlen;
+pub mod server;
 pub mod sim;
 pub mod stats;
 pub mod tokenizer;

@@ -1,0 +1,424 @@
+//! `infmax bench serve`: a streaming load generator for OpenAI-compatible
+//! inference servers, a drop-in for the flags of vLLM's
+//! `benchmark_serving.py`, measuring exactly what results.md §1 defines.
+//!
+//! Workers (one task per request) report a record per request over a
+//! channel; one collector aggregates. The I/O path does I/O and timestamps.
+
+pub mod arrival;
+pub mod dataset;
+pub mod metrics;
+pub mod progress;
+pub mod request;
+pub mod result;
+
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::tokenizer::Tokenizer;
+use dataset::{DatasetSpec, Prompt, PromptBody};
+use metrics::{Metric, RunMetrics, Settings};
+use request::{ErrorKind, Failure, RequestRecord};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, mpsc, watch};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Vllm,
+    Sglang,
+    Openai,
+    OpenaiChat,
+    Trt,
+}
+
+impl Backend {
+    pub const NAMES: [&'static str; 5] = ["vllm", "sglang", "openai", "openai-chat", "trt"];
+
+    pub fn parse(s: &str) -> Option<Backend> {
+        match s {
+            "vllm" => Some(Backend::Vllm),
+            "sglang" => Some(Backend::Sglang),
+            "openai" => Some(Backend::Openai),
+            "openai-chat" => Some(Backend::OpenaiChat),
+            "trt" | "tensorrt-llm" => Some(Backend::Trt),
+            _ => None,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Vllm => "vllm",
+            Backend::Sglang => "sglang",
+            Backend::Openai => "openai",
+            Backend::OpenaiChat => "openai-chat",
+            Backend::Trt => "trt",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub backend: Backend,
+    /// `http://host:port`, no trailing slash.
+    pub base_url: String,
+    /// `/v1/completions` or `/v1/chat/completions`.
+    pub endpoint: String,
+    /// Send prompts as chat messages (the server applies the chat template).
+    pub chat: bool,
+    pub model: String,
+    pub served_model_name: Option<String>,
+    pub tokenizer: Option<String>,
+    /// Send token-id prompts (no tokenizer needed; completions only).
+    pub prompt_token_ids: bool,
+    pub dataset: DatasetSpec,
+    pub max_concurrency: Option<usize>,
+    pub request_rate: f64,
+    pub burstiness: f64,
+    pub num_warmups: usize,
+    pub ignore_eos: bool,
+    pub metrics: Vec<Metric>,
+    pub percentiles: Vec<f64>,
+    pub goodput: Vec<(Metric, f64)>,
+    pub result_path: Option<PathBuf>,
+    pub metadata: Vec<(String, String)>,
+    pub progress: progress::Mode,
+    pub progress_every: Duration,
+    pub server_pid: Option<u32>,
+    pub request_timeout: Duration,
+    pub max_failure_rate: f64,
+}
+
+pub struct Outcome {
+    pub result: Value,
+    pub metrics: RunMetrics,
+    pub summary: String,
+    pub aborted: Option<String>,
+}
+
+/// Whether a process is alive (a zombie counts as dead).
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            // The state follows the parenthesised command name.
+            let state = stat
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.chars().next());
+            !matches!(state, Some('Z' | 'X'))
+        }
+        Err(_) if std::path::Path::new("/proc/self").exists() => false,
+        Err(_) => {
+            // SAFETY: kill with signal 0 only checks for existence.
+            let pid = libc::pid_t::try_from(pid).unwrap_or(libc::pid_t::MAX);
+            unsafe { libc::kill(pid, 0) == 0 }
+        }
+    }
+}
+
+fn request_body(opts: &BenchOptions, p: &Prompt) -> Result<bytes::Bytes> {
+    let model = opts.served_model_name.as_deref().unwrap_or(&opts.model);
+    let mut body = if opts.chat {
+        let PromptBody::Text(text) = &p.body else {
+            return Err(Error::usage(
+                "token-id prompts need the completions endpoint; drop --prompt-token-ids or use a completions backend",
+            ));
+        };
+        json!({"model": model, "messages": [{"role": "user", "content": text}], "max_completion_tokens": p.output_len, "max_tokens": p.output_len})
+    } else {
+        let prompt = match &p.body {
+            PromptBody::Text(t) => json!(t),
+            PromptBody::TokenIds(ids) => json!(ids),
+        };
+        json!({"model": model, "prompt": prompt, "max_tokens": p.output_len})
+    };
+    body["stream"] = json!(true);
+    body["stream_options"] = json!({"include_usage": true});
+    body["temperature"] = json!(0.0);
+    if opts.ignore_eos {
+        body["ignore_eos"] = json!(true);
+    }
+    serde_json::to_vec(&body)
+        .map(bytes::Bytes::from)
+        .map_err(|e| Error::env(format!("cannot encode a request: {e}")))
+}
+
+fn client() -> Result<reqwest::Client> {
+    // https endpoints need a crypto provider; plain http does not use it.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(usize::MAX)
+        .pool_idle_timeout(Duration::from_secs(600))
+        .http1_only()
+        .build()
+        .map_err(|e| Error::env(format!("cannot build the HTTP client: {e}")))
+}
+
+/// Prepares the dataset and request bodies, then runs the benchmark.
+pub fn run(opts: &BenchOptions) -> Result<Outcome> {
+    let tokenizer = if opts.prompt_token_ids && opts.tokenizer.is_none() {
+        None
+    } else {
+        let spec = opts.tokenizer.as_deref().unwrap_or(&opts.model);
+        Some(Tokenizer::load(spec).map_err(|e| match e {
+            Error::Usage(m) => Error::usage(format!("{m}\n(pass --tokenizer PATH, or --prompt-token-ids to send token ids without a tokenizer)")),
+            other => other,
+        })?)
+    };
+    let prompts = dataset::build(&opts.dataset, tokenizer.as_ref())?;
+    let bodies = prompts
+        .iter()
+        .map(|p| request_body(opts, p))
+        .collect::<Result<Vec<_>>>()?;
+    let arrivals = arrival::offsets(
+        prompts.len(),
+        opts.request_rate,
+        opts.burstiness,
+        opts.dataset.seed,
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::env(format!("cannot start the async runtime: {e}")))?;
+    let (records, duration, max_in_flight, aborted) =
+        rt.block_on(drive(opts, &prompts, bodies, arrivals))?;
+    let settings = Settings {
+        metrics: &opts.metrics,
+        percentiles: &opts.percentiles,
+        goodput: &opts.goodput,
+    };
+    let m = metrics::compute(
+        &records,
+        duration,
+        tokenizer.as_ref(),
+        &settings,
+        max_in_flight,
+    );
+    let tokenizer_id = opts.tokenizer.clone().unwrap_or_else(|| {
+        if tokenizer.is_some() {
+            opts.model.clone()
+        } else {
+            String::new()
+        }
+    });
+    let info = result::RunInfo {
+        backend: opts.backend.name(),
+        model_id: &opts.model,
+        tokenizer_id: &tokenizer_id,
+        num_prompts: prompts.len(),
+        max_concurrency: opts.max_concurrency,
+        request_rate: opts.request_rate,
+        burstiness: opts.burstiness,
+        metadata: &opts.metadata,
+        aborted: aborted.as_deref(),
+        num_warmups: opts.num_warmups,
+    };
+    let result = result::to_json(&info, &m, &result::local_timestamp());
+    let summary = result::summary(&info, &m);
+    if let Some(path) = &opts.result_path {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::env(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let text = serde_json::to_string_pretty(&result)
+            .map_err(|e| Error::env(format!("cannot encode the result: {e}")))?;
+        fsutil::atomic_write(path, text.as_bytes())
+            .map_err(|e| Error::env(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(Outcome {
+        result,
+        metrics: m,
+        summary,
+        aborted,
+    })
+}
+
+type Driven = (Vec<RequestRecord>, Duration, usize, Option<String>);
+
+async fn drive(
+    opts: &BenchOptions,
+    prompts: &[Prompt],
+    bodies: Vec<bytes::Bytes>,
+    arrivals: Vec<Duration>,
+) -> Result<Driven> {
+    let client = client()?;
+    let url: Arc<str> = Arc::from(format!("{}{}", opts.base_url, opts.endpoint));
+    let cap = opts
+        .max_concurrency
+        .unwrap_or(Semaphore::MAX_PERMITS)
+        .max(1);
+    let (abort_tx, abort_rx) = watch::channel::<Option<String>>(None);
+    if let Some(pid) = opts.server_pid {
+        let tx = abort_tx.clone();
+        tokio::spawn(async move {
+            loop {
+                if !process_alive(pid) {
+                    let _ = tx.send(Some(format!("server process {pid} exited during the run")));
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+    }
+    // Open the connections the run will use before measuring.
+    if let Some(c) = opts.max_concurrency {
+        let n = c.min(prompts.len()).max(1);
+        let models = format!("{}/v1/models", opts.base_url);
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let req = client.get(&models).timeout(Duration::from_secs(10));
+            set.spawn(async move {
+                if let Ok(r) = req.send().await {
+                    let _ = r.bytes().await;
+                }
+            });
+        }
+        while set.join_next().await.is_some() {}
+    }
+    if opts.num_warmups > 0 {
+        let warm: Vec<(usize, bytes::Bytes)> = (0..opts.num_warmups)
+            .map(|i| (i % bodies.len(), bodies[i % bodies.len()].clone()))
+            .collect();
+        let zero = vec![Duration::ZERO; warm.len()];
+        let warm_prompts: Vec<&Prompt> = warm.iter().map(|(i, _)| &prompts[*i]).collect();
+        let mut prog =
+            progress::Progress::new(progress::Mode::Off, warm.len(), opts.progress_every);
+        phase(
+            &client,
+            &url,
+            opts,
+            &warm_prompts,
+            warm.into_iter().map(|(_, b)| b).collect(),
+            zero,
+            cap,
+            abort_rx.clone(),
+            &mut prog,
+        )
+        .await;
+    }
+    let all: Vec<&Prompt> = prompts.iter().collect();
+    let mut prog = progress::Progress::new(opts.progress, prompts.len(), opts.progress_every);
+    let start = Instant::now();
+    let (records, max_in_flight) = phase(
+        &client,
+        &url,
+        opts,
+        &all,
+        bodies,
+        arrivals,
+        cap,
+        abort_rx.clone(),
+        &mut prog,
+    )
+    .await;
+    let duration = records
+        .iter()
+        .filter_map(|r| r.finished_at)
+        .max()
+        .map_or(Duration::ZERO, |end| end.saturating_duration_since(start));
+    prog.finish();
+    let aborted = abort_rx.borrow().clone();
+    Ok((records, duration, max_in_flight, aborted))
+}
+
+/// Sends every request at its arrival offset under the concurrency cap and
+/// collects the records (in request order).
+#[allow(clippy::too_many_arguments)]
+async fn phase(
+    client: &reqwest::Client,
+    url: &Arc<str>,
+    opts: &BenchOptions,
+    prompts: &[&Prompt],
+    bodies: Vec<bytes::Bytes>,
+    arrivals: Vec<Duration>,
+    cap: usize,
+    mut abort: watch::Receiver<Option<String>>,
+    prog: &mut progress::Progress,
+) -> (Vec<RequestRecord>, usize) {
+    let n = bodies.len();
+    let sem = Arc::new(Semaphore::new(cap));
+    let (tx, mut rx) = mpsc::unbounded_channel::<RequestRecord>();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let templates: Vec<RequestRecord> = prompts
+        .iter()
+        .zip(&arrivals)
+        .enumerate()
+        .map(|(index, (p, at))| RequestRecord {
+            index,
+            scheduled: *at,
+            prompt_len: p.prompt_len,
+            target_len: p.target_len,
+            ..Default::default()
+        })
+        .collect();
+    let dispatcher = {
+        let (client, url, sem, tx) = (
+            client.clone(),
+            Arc::clone(url),
+            Arc::clone(&sem),
+            tx.clone(),
+        );
+        let (in_flight, peak) = (Arc::clone(&in_flight), Arc::clone(&peak));
+        let timeout = opts.request_timeout;
+        tokio::spawn(async move {
+            let mut pending = templates.into_iter().zip(bodies);
+            for (mut rec, body) in pending.by_ref() {
+                let due = start + rec.scheduled;
+                let permit = tokio::select! {
+                    biased;
+                    _ = abort.wait_for(Option::is_some) => { abandon(&tx, rec); break; }
+                    p = async {
+                        tokio::time::sleep_until(due.into()).await;
+                        Arc::clone(&sem).acquire_owned().await
+                    } => p,
+                };
+                let Ok(permit) = permit else { break };
+                rec.ready = Some(Instant::now());
+                let (client, url, tx, in_flight, peak) = (
+                    client.clone(),
+                    Arc::clone(&url),
+                    tx.clone(),
+                    Arc::clone(&in_flight),
+                    Arc::clone(&peak),
+                );
+                tokio::spawn(async move {
+                    let now = in_flight.fetch_add(1, Relaxed) + 1;
+                    peak.fetch_max(now, Relaxed);
+                    let rec = request::run(&client, &url, body, timeout, rec).await;
+                    in_flight.fetch_sub(1, Relaxed);
+                    drop(permit);
+                    let _ = tx.send(rec);
+                });
+            }
+            for (rec, _) in pending {
+                abandon(&tx, rec);
+            }
+        })
+    };
+    drop(tx);
+    let mut records: Vec<RequestRecord> = Vec::with_capacity(n);
+    while let Some(rec) = rx.recv().await {
+        let tokens = rec.usage_completion.map_or(
+            u64::from(rec.answer_chunks + rec.reasoning_chunks),
+            u64::from,
+        );
+        prog.update(rec.ok(), tokens);
+        records.push(rec);
+    }
+    let _ = dispatcher.await;
+    records.sort_by_key(|r| r.index);
+    (records, peak.load(Relaxed))
+}
+
+/// A request the run never sent because it was aborted.
+fn abandon(tx: &mpsc::UnboundedSender<RequestRecord>, mut rec: RequestRecord) {
+    rec.error = Some(Failure {
+        kind: ErrorKind::Aborted,
+        detail: "not sent: the run was aborted".into(),
+    });
+    let _ = tx.send(rec);
+}

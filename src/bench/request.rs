@@ -1,0 +1,293 @@
+//! One benchmark request: the body for the backend, and reading its SSE
+//! stream as it arrives, timestamping every token-bearing chunk. This is the
+//! I/O path: it does I/O, parsing of small chunks and timestamps, nothing else.
+
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+/// Why a request failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorKind {
+    /// Could not connect (refused, unreachable).
+    Connect,
+    /// Non-200 answer.
+    Http(u16),
+    /// `--request-timeout` passed.
+    Timeout,
+    /// The stream broke or ended before the answer finished.
+    Disconnected,
+    /// A chunk that is not valid JSON.
+    MalformedEvent,
+    /// The server put an `error` in the stream.
+    ServerError,
+    /// The answer carried no token.
+    EmptyCompletion,
+    /// The run was aborted (the server process died).
+    Aborted,
+}
+
+impl ErrorKind {
+    pub fn key(&self) -> String {
+        match self {
+            ErrorKind::Connect => "connect".into(),
+            ErrorKind::Http(c) => format!("http_{c}"),
+            ErrorKind::Timeout => "timeout".into(),
+            ErrorKind::Disconnected => "disconnected".into(),
+            ErrorKind::MalformedEvent => "malformed_event".into(),
+            ErrorKind::ServerError => "server_error".into(),
+            ErrorKind::EmptyCompletion => "empty_completion".into(),
+            ErrorKind::Aborted => "aborted".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub kind: ErrorKind,
+    pub detail: String,
+}
+
+/// Everything measured about one request.
+#[derive(Debug, Clone, Default)]
+pub struct RequestRecord {
+    pub index: usize,
+    /// When the arrival process scheduled it, since the start of the phase.
+    pub scheduled: Duration,
+    /// When it was free to go (scheduled, and a concurrency slot free).
+    pub ready: Option<Instant>,
+    /// When the request was handed to the connection.
+    pub sent: Option<Instant>,
+    pub prompt_len: u32,
+    pub target_len: u32,
+    /// Time to the first token-bearing chunk, from `sent`.
+    pub ttft: Option<Duration>,
+    /// Gaps between consecutive token-bearing chunks.
+    pub itl: Vec<Duration>,
+    /// Time to the last token-bearing chunk, from `sent`.
+    pub e2el: Option<Duration>,
+    pub finished_at: Option<Instant>,
+    pub answer_chunks: u32,
+    pub reasoning_chunks: u32,
+    pub usage_prompt: Option<u32>,
+    pub usage_completion: Option<u32>,
+    pub answer: String,
+    pub reasoning: String,
+    pub error: Option<Failure>,
+    /// The stream ended with a finish reason but without `data: [DONE]`.
+    pub missing_done: bool,
+}
+
+impl RequestRecord {
+    pub fn ok(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+#[derive(Deserialize)]
+struct Chunk<'a> {
+    #[serde(borrow, default)]
+    choices: Vec<Choice<'a>>,
+    #[serde(default)]
+    usage: Option<Usage>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct Choice<'a> {
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    delta: Option<Delta<'a>>,
+    #[serde(default)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Delta<'a> {
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning_content: Option<Cow<'a, str>>,
+    /// Newer vLLM name for reasoning text.
+    #[serde(borrow, default)]
+    reasoning: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Usage {
+    prompt_tokens: Option<u32>,
+    completion_tokens: Option<u32>,
+}
+
+fn fail(rec: &mut RequestRecord, kind: ErrorKind, detail: impl Into<String>) {
+    if rec.error.is_none() {
+        rec.error = Some(Failure {
+            kind,
+            detail: detail.into(),
+        });
+    }
+}
+
+fn classify(e: &reqwest::Error) -> ErrorKind {
+    if e.is_timeout() {
+        ErrorKind::Timeout
+    } else if e.is_connect() {
+        ErrorKind::Connect
+    } else {
+        ErrorKind::Disconnected
+    }
+}
+
+/// Sends `body` to `url` and reads the answer. The record comes back filled
+/// in, failed or not; this never panics on what the server sends.
+pub async fn run(
+    client: &reqwest::Client,
+    url: &str,
+    body: bytes::Bytes,
+    timeout: Duration,
+    mut rec: RequestRecord,
+) -> RequestRecord {
+    let sent = Instant::now();
+    rec.sent = Some(sent);
+    let deadline = sent + timeout;
+    let send = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(reqwest::header::ACCEPT, "text/event-stream")
+        .body(body)
+        .send();
+    let resp = match tokio::time::timeout_at(deadline.into(), send).await {
+        Err(_) => {
+            fail(
+                &mut rec,
+                ErrorKind::Timeout,
+                format!("no response within {timeout:?}"),
+            );
+            return rec;
+        }
+        Ok(Err(e)) => {
+            fail(&mut rec, classify(&e), e.to_string());
+            return rec;
+        }
+        Ok(Ok(r)) => r,
+    };
+    let status = resp.status();
+    if !status.is_success() {
+        let text = tokio::time::timeout_at(deadline.into(), resp.text())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let detail: String = text.chars().take(300).collect();
+        fail(&mut rec, ErrorKind::Http(status.as_u16()), detail);
+        return rec;
+    }
+    let mut events = resp.bytes_stream().eventsource();
+    let mut last: Option<Instant> = None;
+    let mut done = false;
+    let mut finished = false;
+    // One timer for the whole stream, not one per chunk.
+    let expiry = tokio::time::sleep_until(deadline.into());
+    tokio::pin!(expiry);
+    loop {
+        let next = tokio::select! {
+            biased;
+            ev = events.next() => match ev {
+                None => break,
+                Some(Err(e)) => {
+                    fail(&mut rec, ErrorKind::Disconnected, e.to_string());
+                    break;
+                }
+                Some(Ok(ev)) => ev,
+            },
+            () = &mut expiry => {
+                fail(&mut rec, ErrorKind::Timeout, format!("stream not finished within {timeout:?}"));
+                break;
+            }
+        };
+        let now = Instant::now();
+        let data = next.data.trim();
+        if data.is_empty() {
+            continue;
+        }
+        if data == "[DONE]" {
+            done = true;
+            break;
+        }
+        let chunk: Chunk = match serde_json::from_str(data) {
+            Ok(c) => c,
+            Err(e) => {
+                let sample: String = data.chars().take(120).collect();
+                fail(
+                    &mut rec,
+                    ErrorKind::MalformedEvent,
+                    format!("{e}: {sample}"),
+                );
+                break;
+            }
+        };
+        if let Some(err) = chunk.error {
+            fail(&mut rec, ErrorKind::ServerError, err.to_string());
+            break;
+        }
+        if let Some(u) = chunk.usage {
+            rec.usage_prompt = u.prompt_tokens.or(rec.usage_prompt);
+            rec.usage_completion = u.completion_tokens.or(rec.usage_completion);
+        }
+        for choice in chunk.choices {
+            let (answer, reasoning) = match &choice.delta {
+                Some(d) => (
+                    d.content.as_deref(),
+                    d.reasoning_content.as_deref().or(d.reasoning.as_deref()),
+                ),
+                None => (choice.text.as_deref(), None),
+            };
+            let answer = answer.filter(|s| !s.is_empty());
+            let reasoning = reasoning.filter(|s| !s.is_empty());
+            if answer.is_some() || reasoning.is_some() {
+                match last {
+                    None => rec.ttft = Some(now - sent),
+                    Some(prev) => rec.itl.push(now - prev),
+                }
+                last = Some(now);
+                if let Some(r) = reasoning {
+                    rec.reasoning.push_str(r);
+                    rec.reasoning_chunks += 1;
+                }
+                if let Some(a) = answer {
+                    rec.answer.push_str(a);
+                    rec.answer_chunks += 1;
+                }
+            }
+            if choice.finish_reason.is_some() {
+                finished = true;
+            }
+        }
+    }
+    rec.finished_at = Some(Instant::now());
+    if let Some(l) = last {
+        rec.e2el = Some(l - sent);
+    }
+    if rec.error.is_none() {
+        if last.is_none() {
+            fail(
+                &mut rec,
+                ErrorKind::EmptyCompletion,
+                "the stream carried no token",
+            );
+        } else if !done && !finished {
+            fail(
+                &mut rec,
+                ErrorKind::Disconnected,
+                "the stream ended before a finish reason or [DONE]",
+            );
+        } else if !done {
+            rec.missing_done = true;
+        }
+    }
+    rec
+}
