@@ -275,6 +275,9 @@ struct SimArgs {
     /// Fault: end streams without `data: [DONE]`.
     #[arg(long, value_name = "RATE", default_value = "0")]
     fault_no_done: crate::sim::faults::Rate,
+    /// Fault: answer with no token at all.
+    #[arg(long, value_name = "RATE", default_value = "0")]
+    fault_empty: crate::sim::faults::Rate,
     /// Seed of the probabilistic faults and of end-of-sequence points.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -660,6 +663,7 @@ fn sim_options(a: &SimArgs) -> Result<crate::sim::SimOptions> {
             stall: a.fault_stall,
             malformed: a.fault_malformed,
             no_done: a.fault_no_done,
+            empty: a.fault_empty,
             seed: a.seed,
         },
         slow_start: std::time::Duration::from_secs_f64(a.slow_start),

@@ -49,6 +49,8 @@ pub enum Fault {
     Malformed,
     /// End the stream without `data: [DONE]`.
     NoDone,
+    /// Answer with no token at all (finish, usage and `[DONE]` only).
+    Empty,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -60,6 +62,7 @@ pub struct FaultConfig {
     pub stall: Rate,
     pub malformed: Rate,
     pub no_done: Rate,
+    pub empty: Rate,
     pub seed: u64,
 }
 
@@ -86,6 +89,7 @@ impl Faults {
             (c.stall, Fault::Stall),
             (c.malformed, Fault::Malformed),
             (c.no_done, Fault::NoDone),
+            (c.empty, Fault::Empty),
         ];
         let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
         let mut hit = None;

@@ -217,7 +217,9 @@ async fn generate(sim: Arc<Sim>, endpoint: Endpoint, body: &[u8]) -> Response {
         ));
     }
     // Without ignore_eos the sequence ends at a seeded point, never before min_tokens.
-    let planned = if req.ignore_eos {
+    let planned = if fault == Some(Fault::Empty) {
+        0
+    } else if req.ignore_eos {
         max_tokens
     } else {
         let lo = req.min_tokens.max(1).min(max_tokens);

@@ -62,6 +62,7 @@ dsr1-fp4-gb200-dynamo-trt:
 ";
 
 pub mod sim;
+pub mod tokenizer;
 
 pub struct Scratch {
     pub dir: tempfile::TempDir,

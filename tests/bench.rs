@@ -1,0 +1,698 @@
+//! `infmax bench serve` against `infmax sim` (a server whose timing is
+//! known): every metric against the truth, exact token counts, every failure
+//! kind, aborts, warm-ups, and `infmax server wait`.
+
+mod common;
+
+use common::sim::{SimProcess, get};
+use serde_json::Value;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+fn infmax(args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_infmax"));
+    cmd.args(args)
+        .env_remove("GITHUB_ACTIONS")
+        .env("CI", "true");
+    cmd.output().expect("infmax runs")
+}
+
+/// Runs `bench serve` against `sim` and returns (exit code, result JSON, stderr).
+fn bench(sim: &SimProcess, dir: &std::path::Path, extra: &[&str]) -> (Option<i32>, Value, String) {
+    let url = sim.url();
+    let mut args = vec![
+        "bench",
+        "serve",
+        "--model",
+        "m",
+        "--base-url",
+        &url,
+        "--save-result",
+        "--result-dir",
+        dir.to_str().expect("utf8 path"),
+        "--result-filename",
+        "r.json",
+        "--ignore-eos",
+        "--percentile-metrics",
+        "ttft,tpot,itl,e2el",
+        "--metric-percentiles",
+        "50,99",
+    ];
+    args.extend_from_slice(extra);
+    let out = infmax(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let text = std::fs::read_to_string(dir.join("r.json"))
+        .unwrap_or_else(|_| panic!("result written; stderr:\n{stderr}"));
+    let v: Value = serde_json::from_str(&text).expect("result is JSON");
+    (out.status.code(), v, stderr)
+}
+
+fn f(v: &Value, k: &str) -> f64 {
+    v[k].as_f64()
+        .unwrap_or_else(|| panic!("{k} is a number in {v}"))
+}
+
+fn within(actual: f64, truth: f64, rel: f64, what: &str) {
+    assert!(
+        (actual - truth).abs() <= truth.abs() * rel,
+        "{what}: {actual} vs truth {truth} (allowed {:.2}%)",
+        rel * 100.0
+    );
+}
+
+#[test]
+fn every_metric_within_one_percent_of_the_truth() {
+    let sim = SimProcess::start(&[
+        "--served-model-name",
+        "m",
+        "--ttft-ms",
+        "100",
+        "--itl-ms",
+        "20",
+    ]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, r, stderr) = bench(
+        &sim,
+        dir.path(),
+        &[
+            "--prompt-token-ids",
+            "--random-input-len",
+            "64",
+            "--random-output-len",
+            "20",
+            "--num-prompts",
+            "32",
+            "--max-concurrency",
+            "8",
+            "--goodput",
+            "ttft:150",
+            "tpot:25",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let truth = get(&sim.addr, "/sim/stats").json();
+    let rows = get(&sim.addr, "/sim/requests").json();
+    // Exact counts.
+    assert_eq!(r["completed"], 32);
+    assert_eq!(r["failed"], 0);
+    assert_eq!(r["total_input_tokens"], 32 * 64);
+    assert_eq!(r["total_output_tokens"], 32 * 20);
+    assert_eq!(r["max_concurrency_reached"], 8);
+    // Latencies: the server's record of what it sent is the truth.
+    within(
+        f(&r, "mean_ttft_ms"),
+        f(&truth["ttft_ms"], "mean"),
+        0.01,
+        "mean TTFT",
+    );
+    within(
+        f(&r, "median_ttft_ms"),
+        f(&truth["ttft_ms"], "median"),
+        0.01,
+        "median TTFT",
+    );
+    within(
+        f(&r, "mean_itl_ms"),
+        f(&truth["itl_ms"], "mean"),
+        0.01,
+        "mean ITL",
+    );
+    within(
+        f(&r, "median_itl_ms"),
+        f(&truth["itl_ms"], "median"),
+        0.01,
+        "median ITL",
+    );
+    within(
+        f(&r, "mean_e2el_ms"),
+        f(&truth["e2el_ms"], "mean"),
+        0.01,
+        "mean E2EL",
+    );
+    let truth_tpot = (f(&truth["e2el_ms"], "mean") - f(&truth["ttft_ms"], "mean")) / 19.0;
+    within(f(&r, "mean_tpot_ms"), truth_tpot, 0.01, "mean TPOT");
+    // And the schedule itself, loosely: other tests may share the CPU
+    // (the simulator's own fidelity is tested in sim_timing.rs).
+    within(f(&r, "mean_ttft_ms"), 100.0, 0.05, "TTFT vs schedule");
+    within(f(&r, "median_itl_ms"), 20.0, 0.05, "ITL vs schedule");
+    // Throughputs over the measured duration: first request read to last token sent.
+    let rows = rows.as_array().expect("rows");
+    let first = rows
+        .iter()
+        .map(|x| f(x, "arrived_us"))
+        .fold(f64::INFINITY, f64::min);
+    let last = rows
+        .iter()
+        .filter_map(|x| x["sent_us"].as_array()?.last()?.as_f64())
+        .fold(0.0, f64::max);
+    let truth_duration = (last - first) / 1e6;
+    within(f(&r, "duration"), truth_duration, 0.01, "duration");
+    within(
+        f(&r, "request_throughput"),
+        32.0 / truth_duration,
+        0.01,
+        "request throughput",
+    );
+    within(
+        f(&r, "output_throughput"),
+        640.0 / truth_duration,
+        0.01,
+        "output throughput",
+    );
+    within(
+        f(&r, "total_token_throughput"),
+        (640.0 + 2048.0) / truth_duration,
+        0.01,
+        "total throughput",
+    );
+    // Every request meets ttft <= 150 and tpot <= 25: goodput == throughput.
+    within(
+        f(&r, "request_goodput"),
+        f(&r, "request_throughput"),
+        1e-9,
+        "goodput",
+    );
+    assert!(
+        stderr.contains("Serving Benchmark Result") && stderr.contains("Mean TTFT (ms):"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("infmax bench: 32/32 done"),
+        "plain progress lines in CI: {stderr}"
+    );
+}
+
+#[test]
+fn goodput_counts_only_requests_meeting_every_slo() {
+    let sim = SimProcess::start(&[
+        "--served-model-name",
+        "m",
+        "--ttft-ms",
+        "50",
+        "--itl-ms",
+        "5",
+    ]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, r, _) = bench(
+        &sim,
+        dir.path(),
+        &[
+            "--prompt-token-ids",
+            "--random-input-len",
+            "8",
+            "--random-output-len",
+            "4",
+            "--num-prompts",
+            "4",
+            "--goodput",
+            "ttft:20",
+        ],
+    );
+    assert_eq!(r["request_goodput"], 0.0);
+    assert!(f(&r, "request_throughput") > 0.0);
+}
+
+#[test]
+fn exact_input_length_with_a_tokenizer_matches_the_server_count() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tok = common::tokenizer::write(&dir.path().join("model"));
+    let tok = tok.to_str().expect("utf8");
+    let sim = SimProcess::start(&[
+        "--served-model-name",
+        "m",
+        "--ttft-ms",
+        "5",
+        "--itl-ms",
+        "1",
+        "--tokenizer",
+        tok,
+    ]);
+    let (code, r, stderr) = bench(
+        &sim,
+        dir.path(),
+        &[
+            "--tokenizer",
+            tok,
+            "--random-input-len",
+            "300",
+            "--random-range-ratio",
+            "0.5",
+            "--random-prefix-len",
+            "20",
+            "--random-output-len",
+            "8",
+            "--num-prompts",
+            "24",
+            "--max-concurrency",
+            "6",
+            "--seed",
+            "5",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let fp = &r["input_lens_fingerprint"];
+    assert_eq!(fp["mismatched_prompts"], 0, "{fp}");
+    assert_eq!(fp["mismatch_tokens"], 0);
+    assert!(
+        f(fp, "realised_min") >= 170.0 && f(fp, "realised_max") <= 320.0,
+        "{fp}"
+    );
+    // The server counted the same prompt tokens with the same tokenizer.
+    assert_eq!(fp["server_prompt_tokens_mean"], fp["realised_mean"]);
+    assert_eq!(
+        r["total_input_tokens"].as_f64().map(f64::round),
+        Some((f(fp, "realised_mean") * 24.0).round())
+    );
+    // Output tokens come from the server's usage; the tokenizer's count of
+    // the text is reported beside it (the simulator's words are not this
+    // tokenizer's, so they disagree here).
+    let rec = &r["output_tokens_reconciliation"];
+    assert_eq!(rec["usage_total"], r["total_output_tokens"]);
+    assert_eq!(r["output_tokens_source"], serde_json::json!({"usage": 24}));
+    assert_eq!(
+        f(rec, "abs_disagreement"),
+        f(rec, "tokenizer_total") - f(rec, "usage_total"),
+        "{rec}"
+    );
+    // Deterministic for a seed: a second run sends the same prompts.
+    let (_, again, _) = bench(
+        &sim,
+        dir.path(),
+        &[
+            "--tokenizer",
+            tok,
+            "--random-input-len",
+            "300",
+            "--random-range-ratio",
+            "0.5",
+            "--random-prefix-len",
+            "20",
+            "--random-output-len",
+            "8",
+            "--num-prompts",
+            "24",
+            "--max-concurrency",
+            "6",
+            "--seed",
+            "5",
+        ],
+    );
+    assert_eq!(again["input_lens_fingerprint"], r["input_lens_fingerprint"]);
+}
+
+#[test]
+fn chat_backend_counts_reasoning_and_ignores_the_role_chunk() {
+    let sim = SimProcess::start(&[
+        "--served-model-name",
+        "m",
+        "--ttft-ms",
+        "30",
+        "--itl-ms",
+        "2",
+        "--reasoning-tokens",
+        "3",
+    ]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tok = common::tokenizer::write(&dir.path().join("model"));
+    let (code, r, stderr) = bench(
+        &sim,
+        dir.path(),
+        &[
+            "--backend",
+            "openai-chat",
+            "--tokenizer",
+            tok.to_str().expect("utf8"),
+            "--random-input-len",
+            "50",
+            "--random-output-len",
+            "10",
+            "--num-prompts",
+            "8",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(r["total_output_tokens"], 80);
+    assert_eq!(r["backend"], "openai-chat");
+    within(
+        f(&r, "mean_ttft_ms"),
+        30.0,
+        0.05,
+        "TTFT is the first reasoning token, not the empty role chunk",
+    );
+    assert!(
+        f(&r, "total_reasoning_tokens") > 0.0 && f(&r, "total_answer_tokens") > 0.0,
+        "{r}"
+    );
+}
+
+#[test]
+fn warmups_are_excluded_from_every_metric() {
+    let sim = SimProcess::start(&[
+        "--served-model-name",
+        "m",
+        "--ttft-ms",
+        "5",
+        "--itl-ms",
+        "1",
+    ]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, r, _) = bench(
+        &sim,
+        dir.path(),
+        &[
+            "--prompt-token-ids",
+            "--random-input-len",
+            "8",
+            "--random-output-len",
+            "4",
+            "--num-prompts",
+            "10",
+            "--num-warmups",
+            "6",
+            "--max-concurrency",
+            "3",
+        ],
+    );
+    assert_eq!(r["completed"], 10);
+    assert_eq!(r["num_warmups"], 6);
+    assert_eq!(r["total_output_tokens"], 40);
+    assert_eq!(
+        get(&sim.addr, "/sim/stats").json()["requests"],
+        16,
+        "the server saw the warm-ups too"
+    );
+}
+
+/// Runs 8 requests against a simulator with `fault` on every second request.
+fn with_fault(fault: &str, extra: &[&str]) -> (Option<i32>, Value) {
+    let sim = SimProcess::start(&[
+        "--served-model-name",
+        "m",
+        "--ttft-ms",
+        "2",
+        "--itl-ms",
+        "1",
+        fault,
+        "every=2",
+    ]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut args = vec![
+        "--prompt-token-ids",
+        "--random-input-len",
+        "8",
+        "--random-output-len",
+        "6",
+        "--num-prompts",
+        "8",
+        "--max-concurrency",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    let (code, r, _) = bench(&sim, dir.path(), &args);
+    (code, r)
+}
+
+#[test]
+fn http_errors_are_counted_by_status() {
+    let (code, r) = with_fault("--fault-500", &["--max-failure-rate", "1"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        (r["completed"].as_u64(), r["failed"].as_u64()),
+        (Some(4), Some(4))
+    );
+    assert_eq!(r["errors"], serde_json::json!({"http_500": 4}));
+    assert_eq!(
+        r["total_output_tokens"], 24,
+        "failed requests add no tokens"
+    );
+    let (_, r) = with_fault("--fault-429", &["--max-failure-rate", "1"]);
+    assert_eq!(r["errors"], serde_json::json!({"http_429": 4}));
+}
+
+#[test]
+fn too_many_failures_exit_4_after_writing_the_result() {
+    let (code, r) = with_fault("--fault-503", &[]);
+    assert_eq!(code, Some(4));
+    assert_eq!(r["errors"]["http_503"], 4);
+}
+
+#[test]
+fn disconnects_mid_stream() {
+    let (_, r) = with_fault("--fault-reset", &["--max-failure-rate", "1"]);
+    assert_eq!(r["errors"], serde_json::json!({"disconnected": 4}));
+    assert_eq!(r["completed"], 4);
+}
+
+#[test]
+fn malformed_events() {
+    let (_, r) = with_fault("--fault-malformed", &["--max-failure-rate", "1"]);
+    assert_eq!(r["errors"], serde_json::json!({"malformed_event": 4}));
+    assert!(
+        r["error_samples"][0]
+            .as_str()
+            .is_some_and(|s| s.starts_with("malformed_event: "))
+    );
+}
+
+#[test]
+fn stalls_time_out() {
+    let (_, r) = with_fault(
+        "--fault-stall",
+        &["--max-failure-rate", "1", "--request-timeout", "0.5"],
+    );
+    assert_eq!(r["errors"], serde_json::json!({"timeout": 4}));
+}
+
+#[test]
+fn empty_completions() {
+    let (_, r) = with_fault("--fault-empty", &["--max-failure-rate", "1"]);
+    assert_eq!(r["errors"], serde_json::json!({"empty_completion": 4}));
+}
+
+#[test]
+fn missing_done_is_a_success_with_a_warning_count() {
+    let (code, r) = with_fault("--fault-no-done", &[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(r["completed"], 8);
+    assert_eq!(r["missing_done"], 4);
+}
+
+#[test]
+fn refused_connections() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let out = infmax(&[
+        "bench",
+        "serve",
+        "--model",
+        "m",
+        "--port",
+        &port.to_string(),
+        "--prompt-token-ids",
+        "--num-prompts",
+        "3",
+        "--save-result",
+        "--result-dir",
+        dir.path().to_str().expect("utf8"),
+        "--result-filename",
+        "r.json",
+    ]);
+    assert_eq!(out.status.code(), Some(4));
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).expect("written"))
+            .expect("json");
+    assert_eq!(r["errors"], serde_json::json!({"connect": 3}));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .contains("3 of 3 requests failed (100.0%, above --max-failure-rate 5.0%): connect x3"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn server_death_aborts_cleanly_keeping_what_was_measured() {
+    let sim = SimProcess::start(&[
+        "--served-model-name",
+        "m",
+        "--ttft-ms",
+        "2",
+        "--itl-ms",
+        "2",
+        "--exit-after",
+        "6",
+    ]);
+    let pid = sim.child.id().to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, r, stderr) = bench(
+        &sim,
+        dir.path(),
+        &[
+            "--prompt-token-ids",
+            "--random-input-len",
+            "8",
+            "--random-output-len",
+            "10",
+            "--num-prompts",
+            "200",
+            "--max-concurrency",
+            "2",
+            "--request-rate",
+            "100",
+            "--server-pid",
+            &pid,
+        ],
+    );
+    assert_eq!(code, Some(4), "{stderr}");
+    assert_eq!(r["aborted"], true);
+    assert!(
+        r["abort_reason"]
+            .as_str()
+            .is_some_and(|s| s.contains(&format!("server process {pid} exited")))
+    );
+    let completed = r["completed"].as_u64().unwrap_or(0);
+    assert!(
+        (6..=8).contains(&completed),
+        "what was measured is kept: {completed}"
+    );
+    assert!(
+        r["errors"]["aborted"].as_u64().unwrap_or(0) > 150,
+        "{}",
+        r["errors"]
+    );
+    assert!(stderr.contains("benchmark aborted"), "{stderr}");
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    for (args, msg) in [
+        (
+            vec!["--backend", "tgi"],
+            "--backend tgi: unknown; allowed: vllm, sglang, openai, openai-chat, trt",
+        ),
+        (
+            vec!["--request-rate", "fast"],
+            "--request-rate fast: expected requests per second > 0, or inf",
+        ),
+        (
+            vec!["--goodput", "ttft=5"],
+            "--goodput ttft=5: expected ttft:MS, tpot:MS or e2el:MS",
+        ),
+        (
+            vec!["--percentile-metrics", "ttft,latency"],
+            "unknown metric `latency`",
+        ),
+        (
+            vec!["--metadata", "novalue"],
+            "--metadata novalue: expected KEY=VALUE",
+        ),
+        (
+            vec!["--dataset-name", "sharegpt"],
+            "only `random` is supported",
+        ),
+        (vec!["--tokenizer", "/nonexistent/tok"], "no /"),
+    ] {
+        let mut a = vec!["bench", "serve", "--model", "m"];
+        a.extend(args);
+        let out = infmax(&a);
+        assert_eq!(out.status.code(), Some(2), "{a:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(msg), "{a:?}: {stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn server_wait_ready_timeout_and_death() {
+    let sim = SimProcess::start(&[
+        "--served-model-name",
+        "m",
+        "--ttft-ms",
+        "1",
+        "--itl-ms",
+        "1",
+        "--slow-start",
+        "0.5",
+    ]);
+    let out = infmax(&[
+        "server",
+        "wait",
+        "--url",
+        &sim.url(),
+        "--interval",
+        "0.1",
+        "--timeout",
+        "10",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is ready after"));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port()
+        .to_string();
+    let out = infmax(&[
+        "server",
+        "wait",
+        "--port",
+        &port,
+        "--interval",
+        "0.1",
+        "--timeout",
+        "0.5",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not ready after 0 s (--timeout)"));
+
+    // A "server" that logs and dies: its log is streamed, then its tail reported.
+    let log = dir.path().join("server.log");
+    let mut child = Command::new("sh")
+        .args(["-c", &format!("echo loading weights > {0}; echo '::error::fake' >> {0}; sleep 0.3; echo CUDA out of memory >> {0}; exit 1", log.display())])
+        .spawn()
+        .expect("sh");
+    let pid = child.id().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_infmax"))
+        .args([
+            "server",
+            "wait",
+            "--port",
+            &port,
+            "--pid",
+            &pid,
+            "--log",
+            log.to_str().expect("utf8"),
+            "--interval",
+            "0.05",
+        ])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .expect("runs");
+    let _ = child.wait();
+    assert_eq!(out.status.code(), Some(3));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.starts_with("::stop-commands::"),
+        "log echo is fenced from workflow commands: {stdout}"
+    );
+    assert!(stdout.contains("loading weights") && stdout.contains("::error::fake"));
+    assert!(
+        stderr.contains(&format!("server process {pid} exited before")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("CUDA out of memory"),
+        "the log's last lines: {stderr}"
+    );
+    let _ = Duration::ZERO;
+}
