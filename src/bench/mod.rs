@@ -178,10 +178,17 @@ pub fn run(opts: &BenchOptions) -> Result<Outcome> {
         opts.burstiness,
         opts.dataset.seed,
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::env(format!("cannot start the async runtime: {e}")))?;
+    // One CPU (e.g. pinned with taskset): a single-threaded runtime avoids
+    // cross-thread wake-ups on every chunk.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rt = if cpus == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+    .enable_all()
+    .build()
+    .map_err(|e| Error::env(format!("cannot start the async runtime: {e}")))?;
     let (records, duration, max_in_flight, aborted) =
         rt.block_on(drive(opts, &prompts, bodies, arrivals))?;
     let settings = Settings {

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Client fidelity and cost of `infmax bench serve` against `infmax sim`.
+
+The simulator runs the fixed schedule (ground truth) pinned to CPU 0; the
+client is pinned to CPU 1. For each concurrency C it reports: the client's
+TTFT / ITL against what the server really sent (/sim/stats), delivered vs
+ideal output throughput (C tokens per ITL), client CPU time per streamed
+token, peak client RSS, and the concurrency actually reached.
+
+Usage (from the repository root, after `cargo build --release`):
+    python3 benches/client_fidelity.py [--conc 64 512 2048] [--itl-ms 10] [--ttft-ms 20]
+        [--input-len 1024] [--output-len 256] [--waves 2]
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+BIN = os.path.join(os.path.dirname(__file__), "..", "target", "release", "infmax")
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return json.loads(r.read() or b"null")
+
+
+def start_sim(ttft, itl):
+    proc = subprocess.Popen(
+        ["taskset", "-c", "0", BIN, "sim", "--port", "0", "--workers", "1", "--served-model-name", "m",
+         "--ttft-ms", str(ttft), "--itl-ms", str(itl), "--max-model-len", "1000000"],
+        stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()
+    addr = line.split("listening on ")[1].split()[0]
+    return proc, addr
+
+
+def run(conc, args):
+    sim, url = start_sim(args.ttft_ms, args.itl_ms)
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            n = conc * args.waves
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cmd = ["taskset", "-c", "1", BIN, "bench", "serve", "--model", "m", "--base-url", url,
+                   "--prompt-token-ids", "--random-input-len", str(args.input_len),
+                   "--random-output-len", str(args.output_len), "--num-prompts", str(n),
+                   "--max-concurrency", str(conc), "--ignore-eos", "--disable-tqdm",
+                   "--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50,99",
+                   "--save-result", "--result-dir", d, "--result-filename", "r.json"]
+            t0 = time.time()
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            wall = time.time() - t0
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if out.returncode != 0:
+                print(out.stderr, file=sys.stderr)
+            r = json.load(open(os.path.join(d, "r.json")))
+        truth = get(url + "/sim/stats")
+        metrics = get(url + "/metrics") if False else None
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        tokens = r["total_output_tokens"]
+        ideal = conc * 1000.0 / args.itl_ms
+        return {
+            "conc": conc,
+            "completed": r["completed"], "failed": r["failed"],
+            "ttft_client_ms": r["mean_ttft_ms"], "ttft_true_ms": truth["ttft_ms"]["mean"],
+            "itl_median_client_ms": r["median_itl_ms"], "itl_median_true_ms": truth["itl_ms"]["median"],
+            "itl_mean_client_ms": r["mean_itl_ms"],
+            "output_tok_s": r["output_throughput"], "ideal_tok_s": ideal,
+            "pct_of_ideal": 100.0 * r["output_throughput"] / ideal,
+            "client_cpu_us_per_token": 1e6 * cpu / max(tokens, 1),
+            "client_peak_rss_mb": after.ru_maxrss / 1024.0,
+            "conc_reached": r["max_concurrency_reached"],
+            "server_lateness_p99_us": truth["lateness_us"]["p99"],
+            "wall_s": wall,
+        }
+    finally:
+        sim.terminate()
+        sim.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--conc", type=int, nargs="+", default=[64, 512, 2048])
+    ap.add_argument("--ttft-ms", type=float, default=20)
+    ap.add_argument("--itl-ms", type=float, default=10)
+    ap.add_argument("--input-len", type=int, default=1024)
+    ap.add_argument("--output-len", type=int, default=256)
+    ap.add_argument("--waves", type=int, default=2)
+    args = ap.parse_args()
+    print(f"# ttft {args.ttft_ms} ms, itl {args.itl_ms} ms, {args.input_len} in / {args.output_len} out, {args.waves} waves")
+    print("| C | TTFT client/true ms | ITL median client/true ms | tok/s (% of ideal) | client CPU us/token | peak RSS MB | conc reached | server p99 lateness us |")
+    print("|---|---|---|---|---|---|---|---|")
+    for c in args.conc:
+        x = run(c, args)
+        print(f"| {x['conc']} | {x['ttft_client_ms']:.2f} / {x['ttft_true_ms']:.2f} | "
+              f"{x['itl_median_client_ms']:.3f} / {x['itl_median_true_ms']:.3f} | "
+              f"{x['output_tok_s']:.0f} ({x['pct_of_ideal']:.1f}%) | {x['client_cpu_us_per_token']:.2f} | "
+              f"{x['client_peak_rss_mb']:.0f} | {x['conc_reached']} | {x['server_lateness_p99_us']:.0f} |", flush=True)
+        if x["failed"]:
+            print(f"  ({x['failed']} failed)")
+
+
+if __name__ == "__main__":
+    main()
