@@ -53,6 +53,77 @@ enum Command {
     /// Inference-server helpers.
     #[command(subcommand)]
     Server(Box<ServerCommand>),
+    /// Process one benchmark run's result inside its job.
+    #[command(subcommand)]
+    Result(Box<ResultCommand>),
+    /// Aggregate processed results or evals from a directory of artifacts.
+    #[command(subcommand)]
+    Collect(Box<CollectCommand>),
+    /// Charts (SVG, one per model and ISL/OSL) and a self-contained report.html.
+    Report(ReportArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum ResultCommand {
+    /// The run's result + the job's environment -> agg_{RESULT_FILENAME}.json.
+    #[command(
+        long_about = "The run's result + the job's environment -> agg_{RESULT_FILENAME}.json.\n\n\
+Reads RUNNER_TYPE FRAMEWORK PRECISION SPEC_DECODING RESULT_FILENAME ISL OSL DISAGG MODEL_PREFIX IMAGE, \
+and TP EP_SIZE DP_ATTENTION, or with IS_MULTINODE=true PREFILL_GPUS DECODE_GPUS PREFILL_NUM_WORKERS \
+PREFILL_TP PREFILL_EP PREFILL_DP_ATTN DECODE_NUM_WORKERS DECODE_TP DECODE_EP DECODE_DP_ATTN."
+    )]
+    Process(ResultProcessArgs),
+}
+
+#[derive(Args, Debug)]
+struct ResultProcessArgs {
+    /// The run's result file [default: {RESULT_FILENAME}.json].
+    #[arg(long, env = "INFMAX_RESULT_FILE")]
+    result_file: Option<PathBuf>,
+    /// Where agg_{RESULT_FILENAME}.json goes.
+    #[arg(long, default_value = ".", env = "INFMAX_OUT_DIR")]
+    out_dir: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+enum CollectCommand {
+    /// Every agg_*.json result under DIR -> agg_{name}.json, and the summary tables on stdout.
+    Results(CollectArgs),
+    /// Every eval (meta_env.json + lm-eval results*.json) under DIR -> agg_eval_{name}.json and the eval table.
+    Evals(CollectEvalsArgs),
+}
+
+#[derive(Args, Debug)]
+struct CollectArgs {
+    /// Directory of artifacts (searched recursively).
+    dir: PathBuf,
+    /// Aggregate name: writes agg_{name}.json.
+    #[arg(long, default_value = "bmk", env = "INFMAX_COLLECT_NAME")]
+    name: String,
+    /// Where the aggregate goes.
+    #[arg(long, default_value = ".", env = "INFMAX_OUT_DIR")]
+    out_dir: PathBuf,
+    /// Also append the tables to $GITHUB_STEP_SUMMARY (kept under GitHub's 1 MiB limit).
+    #[arg(long, env = "INFMAX_STEP_SUMMARY")]
+    step_summary: bool,
+}
+
+#[derive(Args, Debug)]
+struct CollectEvalsArgs {
+    #[command(flatten)]
+    common: CollectArgs,
+    /// YAML of minimum scores (`task: 0.9` or `task: {default: 0.5, MODEL: 0.9}`); exit 4 listing every run below.
+    #[arg(long, env = "INFMAX_EVAL_THRESHOLDS")]
+    thresholds: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    /// Directory of processed results (searched recursively).
+    dir: PathBuf,
+    /// Where the SVG charts and report.html go.
+    #[arg(long, default_value = "report", env = "INFMAX_REPORT_DIR")]
+    out: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]
@@ -590,6 +661,25 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Server(s) => match *s {
             ServerCommand::Wait(a) => server_wait(&a),
         },
+        Command::Result(r) => match *r {
+            ResultCommand::Process(a) => {
+                let env = crate::results::process::env_from_process();
+                let out = crate::results::process::run(a.result_file.as_deref(), &a.out_dir, &env)?;
+                println!("{}", out.display());
+                Ok(())
+            }
+        },
+        Command::Collect(c) => match *c {
+            CollectCommand::Results(a) => collect_results(&a),
+            CollectCommand::Evals(a) => collect_evals(&a),
+        },
+        Command::Report(a) => {
+            let results = crate::results::collect::gather(&a.dir)?;
+            for p in crate::results::report::write(&results, &a.out, None)? {
+                println!("{}", p.display());
+            }
+            Ok(())
+        }
     }
 }
 
@@ -1033,4 +1123,84 @@ fn server_wait(a: &ServerWaitArgs) -> Result<()> {
         interval: positive_secs("--interval", a.interval)?,
         annotate: in_github_actions(),
     })
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "--name {name:?}: use letters, digits, `.`, `_` and `-`"
+        )))
+    }
+}
+
+fn write_json(path: &Path, v: &impl serde::Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(v).map_err(|e| Error::env(e.to_string()))?;
+    crate::fsutil::atomic_write(path, text.as_bytes())
+        .map_err(|e| Error::env(format!("cannot write {}: {e}", path.display())))
+}
+
+fn print_and_summarise(markdown: &str, step_summary: bool, artifact: &str) -> Result<()> {
+    print!("{markdown}");
+    if step_summary {
+        let fitted = crate::results::markdown::fit(
+            markdown,
+            crate::results::markdown::SUMMARY_LIMIT,
+            artifact,
+        );
+        github::output::append_step_summary(&fitted)?;
+    }
+    Ok(())
+}
+
+fn collect_results(a: &CollectArgs) -> Result<()> {
+    check_name(&a.name)?;
+    let results = crate::results::collect::gather(&a.dir)?;
+    let file = format!("agg_{}.json", a.name);
+    write_json(&a.out_dir.join(&file), &results)?;
+    eprintln!(
+        "infmax: {} results from {} -> {}",
+        results.len(),
+        a.dir.display(),
+        a.out_dir.join(&file).display()
+    );
+    print_and_summarise(
+        &crate::results::collect::tables(&results),
+        a.step_summary,
+        &file,
+    )
+}
+
+fn collect_evals(a: &CollectEvalsArgs) -> Result<()> {
+    let c = &a.common;
+    check_name(&c.name)?;
+    let rows = crate::results::evals::gather(&c.dir)?;
+    let file = format!("agg_eval_{}.json", c.name);
+    write_json(&c.out_dir.join(&file), &rows)?;
+    eprintln!(
+        "infmax: {} eval rows from {} -> {}",
+        rows.len(),
+        c.dir.display(),
+        c.out_dir.join(&file).display()
+    );
+    let mut md = String::from("### Evals\n\n");
+    md.push_str(&crate::results::evals::table(&rows));
+    print_and_summarise(&md, c.step_summary, &file)?;
+    if let Some(t) = &a.thresholds {
+        let text = crate::fsutil::read_input(t).map_err(Error::invalid)?;
+        let low = crate::results::evals::below_thresholds(&rows, &text, &t.display().to_string())?;
+        if !low.is_empty() {
+            return Err(Error::Failed(format!(
+                "{} eval run(s) below their minimum score:\n  {}",
+                low.len(),
+                low.join("\n  ")
+            )));
+        }
+    }
+    Ok(())
 }

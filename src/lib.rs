@@ -14,6 +14,7 @@ pub mod fsutil;
 pub mod git;
 pub mod github;
 pub mod matrix;
+pub mod results;
 pub mod runners;
 pub mod seqlen;
 pub mod server;

@@ -1,0 +1,108 @@
+//! Markdown output that stays inert whatever the text: escaping for table
+//! cells, and the size guard for GitHub's 1 MiB step-summary limit.
+
+/// Escapes text for a GitHub-flavoured Markdown table cell: no `|` can end
+/// the cell, no HTML or emphasis can render, no newline can end the row.
+pub fn cell(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '~' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\r' | '\n' | '\t' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A table: header cells and rows of already-formatted cells (escaped here).
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "| {} |\n",
+        header
+            .iter()
+            .map(|h| cell(h))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    ));
+    out.push_str(&format!("|{}\n", " --- |".repeat(header.len())));
+    for r in rows {
+        out.push_str(&format!(
+            "| {} |\n",
+            r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
+        ));
+    }
+    out
+}
+
+/// GitHub rejects a step summary over 1 MiB; stay below with a margin.
+pub const SUMMARY_LIMIT: usize = 1024 * 1024 - 64 * 1024;
+
+/// Cuts `markdown` at a row boundary to fit `limit`, noting where the rest is.
+pub fn fit(markdown: &str, limit: usize, artifact: &str) -> String {
+    if markdown.len() <= limit {
+        return markdown.to_string();
+    }
+    let note_room = 400;
+    let mut out = String::new();
+    let mut dropped = 0usize;
+    for line in markdown.lines() {
+        if dropped == 0 && out.len() + line.len() < limit.saturating_sub(note_room) {
+            out.push_str(line);
+            out.push('\n');
+        } else if line.starts_with('|') {
+            dropped += 1;
+        }
+    }
+    out.push_str(&format!(
+        "\n> {dropped} more table rows did not fit GitHub's 1 MiB step-summary limit; every row is in the `{}` artifact.\n",
+        cell(artifact)
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_text_is_inert() {
+        assert_eq!(cell("a|b"), "a\\|b");
+        assert_eq!(
+            cell("<img src=x onerror=alert(1)>"),
+            "&lt;img src=x onerror=alert(1)&gt;"
+        );
+        assert_eq!(cell("`code` **b**"), "\\`code\\` \\*\\*b\\*\\*");
+        assert_eq!(cell("two\nlines"), "two lines");
+        assert_eq!(cell("[link](http://x)"), "\\[link\\](http://x)");
+    }
+
+    #[test]
+    fn table_rows_stay_rows() {
+        let t = table(&["Model"], &[vec!["evil | model\n| injected |".into()]]);
+        assert_eq!(
+            t,
+            "| Model |\n| --- |\n| evil \\| model \\| injected \\| |\n"
+        );
+        assert_eq!(t.lines().count(), 3);
+    }
+
+    #[test]
+    fn fit_cuts_at_rows_with_a_note() {
+        let rows: Vec<Vec<String>> = (0..100).map(|i| vec![format!("row {i}")]).collect();
+        let t = table(&["x"], &rows);
+        let f = fit(&t, 900, "agg_bmk.json");
+        assert!(f.len() <= 900, "{}", f.len());
+        assert!(f.contains("more table rows did not fit") && f.contains("agg\\_bmk.json"));
+        assert_eq!(fit(&t, 1 << 20, "a"), t);
+    }
+}

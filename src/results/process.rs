@@ -1,0 +1,359 @@
+//! `infmax result process`: one benchmark run's result plus the job's
+//! environment -> `agg_{RESULT_FILENAME}.json` (results.md §2).
+
+use crate::error::{Error, Result};
+use crate::fsutil;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const COMMON: [&str; 10] = [
+    "RUNNER_TYPE",
+    "FRAMEWORK",
+    "PRECISION",
+    "SPEC_DECODING",
+    "RESULT_FILENAME",
+    "ISL",
+    "OSL",
+    "DISAGG",
+    "MODEL_PREFIX",
+    "IMAGE",
+];
+const SINGLE: [&str; 3] = ["TP", "EP_SIZE", "DP_ATTENTION"];
+const MULTI: [&str; 10] = [
+    "PREFILL_GPUS",
+    "DECODE_GPUS",
+    "PREFILL_NUM_WORKERS",
+    "PREFILL_TP",
+    "PREFILL_EP",
+    "PREFILL_DP_ATTN",
+    "DECODE_NUM_WORKERS",
+    "DECODE_TP",
+    "DECODE_EP",
+    "DECODE_DP_ATTN",
+];
+
+/// The job environment, as read (a map so tests need not touch the process env).
+pub type Env = BTreeMap<String, String>;
+
+pub fn env_from_process() -> Env {
+    COMMON
+        .iter()
+        .chain(SINGLE.iter())
+        .chain(MULTI.iter())
+        .chain(["IS_MULTINODE"].iter())
+        .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+        .collect()
+}
+
+struct Vars<'a> {
+    env: &'a Env,
+    problems: Vec<String>,
+}
+
+impl Vars<'_> {
+    fn str(&self, k: &str) -> String {
+        self.env.get(k).cloned().unwrap_or_default()
+    }
+
+    fn int(&mut self, k: &str) -> u64 {
+        let v = self.str(k);
+        v.trim().parse().unwrap_or_else(|_| {
+            self.problems
+                .push(format!("{k}={v:?} is not a whole number"));
+            0
+        })
+    }
+
+    fn boolean(&mut self, k: &str) -> bool {
+        let v = self.str(k);
+        match v.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" | "" => false,
+            _ => {
+                self.problems
+                    .push(format!("{k}={v:?} is not true or false"));
+                false
+            }
+        }
+    }
+}
+
+/// The processed result for one run.
+pub fn process(run: &Value, env: &Env) -> Result<Value> {
+    let multinode = env
+        .get("IS_MULTINODE")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let required: Vec<&str> = COMMON
+        .iter()
+        .chain(if multinode {
+            MULTI.iter()
+        } else {
+            SINGLE.iter()
+        })
+        .copied()
+        .collect();
+    let missing: Vec<&str> = required
+        .iter()
+        .filter(|k| env.get(**k).is_none_or(|v| v.trim().is_empty()))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::usage(format!(
+            "result process: missing environment variable{} {} ({} run); the benchmark job sets them from the matrix entry",
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join(", "),
+            if multinode {
+                "multi-node, IS_MULTINODE=true"
+            } else {
+                "single-node"
+            }
+        )));
+    }
+    let Some(obj) = run.as_object() else {
+        return Err(Error::usage(
+            "result process: the run's result is not a JSON object",
+        ));
+    };
+    let mut v = Vars {
+        env,
+        problems: Vec::new(),
+    };
+    let num = |k: &str| obj.get(k).and_then(Value::as_f64);
+    let total = num("total_token_throughput");
+    let output = num("output_throughput");
+    let disagg = v.boolean("DISAGG");
+    if disagg && !multinode {
+        v.problems
+            .push("DISAGG=true needs a multi-node run (IS_MULTINODE=true)".into());
+    }
+    let mut r = Map::new();
+    r.insert("hw".into(), json!(v.str("RUNNER_TYPE")));
+    r.insert(
+        "conc".into(),
+        obj.get("max_concurrency").cloned().unwrap_or(Value::Null),
+    );
+    r.insert("image".into(), json!(v.str("IMAGE")));
+    r.insert(
+        "model".into(),
+        obj.get("model_id").cloned().unwrap_or(Value::Null),
+    );
+    r.insert("infmax_model_prefix".into(), json!(v.str("MODEL_PREFIX")));
+    r.insert("framework".into(), json!(v.str("FRAMEWORK")));
+    r.insert("precision".into(), json!(v.str("PRECISION")));
+    r.insert("spec_decoding".into(), json!(v.str("SPEC_DECODING")));
+    let isl = v.int("ISL");
+    let osl = v.int("OSL");
+    r.insert("isl".into(), json!(isl));
+    r.insert("osl".into(), json!(osl));
+    r.insert("disagg".into(), json!(disagg));
+    r.insert("is_multinode".into(), json!(multinode));
+    let (gpus, out_gpus, in_gpus) = if multinode {
+        let pg = v.int("PREFILL_GPUS");
+        let dg = v.int("DECODE_GPUS");
+        for (key, var) in [
+            ("prefill_tp", "PREFILL_TP"),
+            ("prefill_ep", "PREFILL_EP"),
+            ("prefill_num_workers", "PREFILL_NUM_WORKERS"),
+            ("decode_tp", "DECODE_TP"),
+            ("decode_ep", "DECODE_EP"),
+            ("decode_num_workers", "DECODE_NUM_WORKERS"),
+        ] {
+            let n = v.int(var);
+            r.insert(key.into(), json!(n));
+        }
+        let pd = v.boolean("PREFILL_DP_ATTN");
+        let dd = v.boolean("DECODE_DP_ATTN");
+        r.insert("prefill_dp_attention".into(), json!(pd));
+        r.insert("decode_dp_attention".into(), json!(dd));
+        r.insert("num_prefill_gpu".into(), json!(pg));
+        r.insert("num_decode_gpu".into(), json!(dg));
+        (pg + dg, dg, pg)
+    } else {
+        let tp = v.int("TP");
+        let ep = v.int("EP_SIZE");
+        let dp = v.boolean("DP_ATTENTION");
+        r.insert("tp".into(), json!(tp));
+        r.insert("ep".into(), json!(ep));
+        r.insert("dp_attention".into(), json!(dp));
+        (tp, tp, tp)
+    };
+    if gpus == 0 || out_gpus == 0 || in_gpus == 0 {
+        v.problems
+            .push("the GPU count (TP, or PREFILL_GPUS/DECODE_GPUS) must be at least 1".into());
+    }
+    if !v.problems.is_empty() {
+        return Err(Error::usage(format!(
+            "result process: {}",
+            v.problems.join("; ")
+        )));
+    }
+    let (Some(total), Some(output)) = (total, output) else {
+        return Err(Error::usage(
+            "result process: the run's result lacks total_token_throughput or output_throughput",
+        ));
+    };
+    r.insert("tput_per_gpu".into(), json!(total / gpus as f64));
+    r.insert(
+        "output_tput_per_gpu".into(),
+        json!(output / out_gpus as f64),
+    );
+    r.insert(
+        "input_tput_per_gpu".into(),
+        json!((total - output) / in_gpus as f64),
+    );
+    for (k, val) in obj {
+        let Some(x) = val.as_f64() else { continue };
+        if let Some(base) = k.strip_suffix("_ms") {
+            r.insert(base.to_string(), json!(x / 1000.0));
+            if base.contains("tpot") {
+                let intvty = if x > 0.0 {
+                    json!(1000.0 / x)
+                } else {
+                    Value::Null
+                };
+                r.insert(base.replace("tpot", "intvty"), intvty);
+            }
+        }
+    }
+    for k in ["completed", "failed", "aborted"] {
+        if let Some(x) = obj.get(k) {
+            r.insert(k.into(), x.clone());
+        }
+    }
+    Ok(Value::Object(r))
+}
+
+/// Reads the run's result, writes `agg_{RESULT_FILENAME}.json` into `out_dir`.
+pub fn run(result_file: Option<&Path>, out_dir: &Path, env: &Env) -> Result<PathBuf> {
+    let name = env.get("RESULT_FILENAME").cloned().unwrap_or_default();
+    let input = result_file
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(format!("{name}.json")));
+    // Check the environment before reading the run, so a job missing both
+    // hears about its environment first.
+    process(
+        &json!({"total_token_throughput": 1.0, "output_throughput": 1.0}),
+        env,
+    )?;
+    let text = fsutil::read_input(&input).map_err(Error::invalid)?;
+    let run: Value = serde_json::from_str(&text)
+        .map_err(|e| Error::usage(format!("{}: not valid JSON: {e}", input.display())))?;
+    let processed = process(&run, env)?;
+    let out = out_dir.join(format!("agg_{name}.json"));
+    let body = serde_json::to_string_pretty(&processed).map_err(|e| Error::env(e.to_string()))?;
+    fsutil::atomic_write(&out, body.as_bytes())
+        .map_err(|e| Error::env(format!("cannot write {}: {e}", out.display())))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn single_env() -> Env {
+        env(&[
+            ("RUNNER_TYPE", "b200"),
+            ("FRAMEWORK", "vllm"),
+            ("PRECISION", "fp8"),
+            ("SPEC_DECODING", "none"),
+            ("RESULT_FILENAME", "r1"),
+            ("ISL", "1024"),
+            ("OSL", "1024"),
+            ("DISAGG", "false"),
+            ("MODEL_PREFIX", "dsr1"),
+            ("IMAGE", "img"),
+            ("TP", "8"),
+            ("EP_SIZE", "1"),
+            ("DP_ATTENTION", "false"),
+        ])
+    }
+
+    fn run_json() -> Value {
+        json!({"model_id": "org/m", "max_concurrency": 64, "total_token_throughput": 8000.0, "output_throughput": 2000.0,
+               "median_ttft_ms": 120.0, "median_tpot_ms": 20.0, "p99_tpot_ms": 40.0, "mean_e2el_ms": 5000.0, "completed": 10})
+    }
+
+    #[test]
+    fn single_node_fields() {
+        let r = process(&run_json(), &single_env()).expect("valid");
+        assert_eq!(r["hw"], "b200");
+        assert_eq!(r["conc"], 64);
+        assert_eq!(r["model"], "org/m");
+        assert_eq!(
+            (
+                r["isl"].as_u64(),
+                r["tp"].as_u64(),
+                r["dp_attention"].as_bool()
+            ),
+            (Some(1024), Some(8), Some(false))
+        );
+        assert_eq!(r["tput_per_gpu"], 1000.0);
+        assert_eq!(r["output_tput_per_gpu"], 250.0);
+        assert_eq!(r["input_tput_per_gpu"], 750.0);
+        assert_eq!(r["median_ttft"], 0.12);
+        assert_eq!(r["median_tpot"], 0.02);
+        assert_eq!(r["median_intvty"], 50.0);
+        assert_eq!(r["p99_intvty"], 25.0, "the slow tail: 1000 / p99 tpot");
+        assert_eq!(r["mean_e2el"], 5.0);
+        assert_eq!(r["is_multinode"], false);
+    }
+
+    #[test]
+    fn multi_node_gpu_denominators() {
+        let mut e = single_env();
+        for k in ["TP", "EP_SIZE", "DP_ATTENTION"] {
+            e.remove(k);
+        }
+        e.extend(env(&[
+            ("IS_MULTINODE", "true"),
+            ("DISAGG", "true"),
+            ("PREFILL_GPUS", "8"),
+            ("DECODE_GPUS", "32"),
+            ("PREFILL_NUM_WORKERS", "2"),
+            ("PREFILL_TP", "4"),
+            ("PREFILL_EP", "4"),
+            ("PREFILL_DP_ATTN", "true"),
+            ("DECODE_NUM_WORKERS", "1"),
+            ("DECODE_TP", "32"),
+            ("DECODE_EP", "32"),
+            ("DECODE_DP_ATTN", "true"),
+        ]));
+        let r = process(&run_json(), &e).expect("valid");
+        assert_eq!(r["tput_per_gpu"], 200.0);
+        assert_eq!(r["output_tput_per_gpu"], 62.5);
+        assert_eq!(r["input_tput_per_gpu"], 750.0);
+        assert_eq!(
+            (r["num_prefill_gpu"].as_u64(), r["decode_tp"].as_u64()),
+            (Some(8), Some(32))
+        );
+        assert!(r.get("tp").is_none());
+    }
+
+    #[test]
+    fn missing_environment_names_everything() {
+        let mut e = single_env();
+        e.remove("ISL");
+        e.remove("TP");
+        let err = process(&run_json(), &e).expect_err("missing");
+        assert_eq!(
+            err.to_string(),
+            "result process: missing environment variables ISL, TP (single-node run); the benchmark job sets them from the matrix entry"
+        );
+        let mut e = single_env();
+        e.insert("DISAGG".into(), "true".into());
+        assert!(
+            process(&run_json(), &e)
+                .expect_err("disagg")
+                .to_string()
+                .contains("DISAGG=true needs a multi-node run")
+        );
+    }
+}

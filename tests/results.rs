@@ -1,0 +1,326 @@
+//! `infmax result process`, `collect results`, `collect evals` and `report`:
+//! fixtures pinned with snapshots, and the whole chain against the simulator.
+
+mod common;
+
+use common::Scratch;
+use common::sim::SimProcess;
+use serde_json::{Value, json};
+use snapbox::IntoData;
+use snapbox::str;
+
+fn processed(prefix: &str, model: &str, hw: &str, tp: u64, conc: u64, tput: f64) -> Value {
+    json!({"hw": hw, "conc": conc, "image": "img", "model": model, "infmax_model_prefix": prefix, "framework": "vllm",
+           "precision": "fp8", "spec_decoding": "none", "isl": 1024, "osl": 1024, "disagg": false, "is_multinode": false,
+           "tp": tp, "ep": 1, "dp_attention": false, "tput_per_gpu": tput, "output_tput_per_gpu": tput / 2.0,
+           "input_tput_per_gpu": tput / 2.0, "median_ttft": 0.1234, "median_tpot": 0.02, "median_intvty": 1000.0 / (20.0 + conc as f64),
+           "median_e2el": 21.5})
+}
+
+fn fixture(s: &Scratch) {
+    s.write(
+        "art/job1/agg_a.json",
+        &processed("dsr1", "deepseek-ai/DeepSeek-R1", "b200", 8, 64, 1500.0).to_string(),
+    );
+    s.write(
+        "art/job2/agg_b.json",
+        &processed("dsr1", "deepseek-ai/DeepSeek-R1", "b200", 8, 4, 400.0).to_string(),
+    );
+    s.write(
+        "art/job3/agg_c.json",
+        &processed(
+            "gptoss",
+            "evil|<img src=x onerror=alert(1)>\n`rm -rf`",
+            "h100",
+            2,
+            16,
+            900.0,
+        )
+        .to_string(),
+    );
+    let mut multi = processed("dsr1", "nvidia/DeepSeek-R1-FP4", "gb200", 0, 1024, 3000.0);
+    let m = multi.as_object_mut().expect("object");
+    for k in ["tp", "ep", "dp_attention"] {
+        m.remove(k);
+    }
+    m.insert("is_multinode".into(), json!(true));
+    m.insert("disagg".into(), json!(true));
+    for (k, v) in [
+        ("prefill_tp", 4),
+        ("prefill_ep", 4),
+        ("prefill_num_workers", 2),
+        ("num_prefill_gpu", 8),
+        ("decode_tp", 16),
+        ("decode_ep", 16),
+        ("decode_num_workers", 1),
+        ("num_decode_gpu", 16),
+    ] {
+        m.insert(k.into(), json!(v));
+    }
+    m.insert("prefill_dp_attention".into(), json!(true));
+    m.insert("decode_dp_attention".into(), json!(true));
+    s.write("art/job4/agg_d.json", &multi.to_string());
+    // An earlier aggregate in the tree is not a result.
+    s.write("art/agg_old.json", "[]");
+}
+
+#[test]
+fn collect_results_tables_and_step_summary() {
+    let s = Scratch::new();
+    fixture(&s);
+    let summary = s.write("summary.md", "");
+    s.infmax(&["collect", "results", "art", "--name", "bmk", "--step-summary"])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .assert()
+        .success()
+        .stdout_eq(str![[r#"
+### Single-node results
+
+| Model | Served Model | Hardware | Framework | Precision | ISL | OSL | TP | EP | DP Attention | Conc | TTFT (ms) | TPOT (ms) | Interactivity (tok/s/user) | E2EL (s) | TPUT per GPU | Output TPUT per GPU | Input TPUT per GPU |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| dsr1 | deepseek-ai/DeepSeek-R1 | B200 | VLLM | FP8 | 1024 | 1024 | 8 | 1 | false | 4 | 123.4000 | 20.0000 | 41.6667 | 21.5000 | 400.0000 | 200.0000 | 200.0000 |
+| dsr1 | deepseek-ai/DeepSeek-R1 | B200 | VLLM | FP8 | 1024 | 1024 | 8 | 1 | false | 64 | 123.4000 | 20.0000 | 11.9048 | 21.5000 | 1500.0000 | 750.0000 | 750.0000 |
+| gptoss | evil\|&lt;img src=x onerror=alert(1)&gt; \`rm -rf\` | H100 | VLLM | FP8 | 1024 | 1024 | 2 | 1 | false | 16 | 123.4000 | 20.0000 | 27.7778 | 21.5000 | 900.0000 | 450.0000 | 450.0000 |
+
+### Multi-node results
+
+| Model | Served Model | Hardware | Framework | Precision | ISL | OSL | Prefill TP | Prefill EP | Prefill DP Attn | Prefill Workers | Prefill GPUs | Decode TP | Decode EP | Decode DP Attn | Decode Workers | Decode GPUs | Conc | TTFT (ms) | TPOT (ms) | Interactivity (tok/s/user) | E2EL (s) | TPUT per GPU | Output TPUT per GPU | Input TPUT per GPU |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| dsr1 | nvidia/DeepSeek-R1-FP4 | GB200 | VLLM | FP8 | 1024 | 1024 | 4 | 4 | true | 2 | 8 | 16 | 16 | true | 1 | 16 | 1024 | 123.4000 | 20.0000 | 0.9579 | 21.5000 | 3000.0000 | 1500.0000 | 1500.0000 |
+
+
+"#]].raw());
+    let agg: Value = serde_json::from_str(&s.read("agg_bmk.json")).expect("aggregate JSON");
+    assert_eq!(agg.as_array().map(Vec::len), Some(4));
+    let stdout_again = s
+        .infmax(&["collect", "results", "art", "--name", "bmk"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(
+        s.read("summary.md"),
+        String::from_utf8_lossy(&stdout_again),
+        "the step summary gets the same tables"
+    );
+    assert_eq!(
+        s.read("summary.md")
+            .lines()
+            .filter(|l| l.starts_with("| gptoss"))
+            .count(),
+        1,
+        "a newline in a name cannot split a row"
+    );
+}
+
+#[test]
+fn report_writes_charts_and_html() {
+    let s = Scratch::new();
+    fixture(&s);
+    s.infmax(&["report", "art", "--out", "rep"])
+        .assert()
+        .success()
+        .stdout_eq(str![[r#"
+rep/dsr1_1k1k.svg
+rep/gptoss_1k1k.svg
+rep/report.html
+
+"#]]);
+    let svg = s.read("rep/dsr1_1k1k.svg");
+    assert!(
+        svg.starts_with("<svg")
+            && svg.contains("B200 vllm fp8")
+            && svg.contains("GB200 vllm fp8 (multi-node)")
+            && svg.contains("Pareto frontier")
+    );
+    let html = s.read("rep/report.html");
+    assert!(
+        html.contains("<svg")
+            && html.contains("evil|&lt;img src=x onerror=alert(1)&gt;")
+            && !html.contains("<img")
+    );
+}
+
+#[test]
+fn result_process_missing_environment() {
+    let s = Scratch::new();
+    s.write(
+        "run.json",
+        r#"{"model_id":"m","max_concurrency":4,"total_token_throughput":10,"output_throughput":5}"#,
+    );
+    s.infmax(&["result", "process", "--result-file", "run.json"])
+        .env("RUNNER_TYPE", "b200")
+        .env("TP", "8")
+        .assert()
+        .code(2)
+        .stdout_eq("")
+        .stderr_eq(str![[r#"
+error: result process: missing environment variables FRAMEWORK, PRECISION, SPEC_DECODING, RESULT_FILENAME, ISL, OSL, DISAGG, MODEL_PREFIX, IMAGE, EP_SIZE, DP_ATTENTION (single-node run); the benchmark job sets them from the matrix entry
+
+"#]]);
+    let files: Vec<_> = std::fs::read_dir(s.path())
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.to_string_lossy().starts_with("agg_")),
+        "no file written: {files:?}"
+    );
+}
+
+fn harness(score: f64) -> String {
+    json!({"lm_eval_version": "0.4.9",
+           "results": {"gsm8k": {"exact_match,strict-match": score, "exact_match_stderr,strict-match": 0.01,
+                                  "exact_match,flexible-extract": score + 0.01, "exact_match_stderr,flexible-extract": 0.01}},
+           "configs": {"gsm8k": {"metric_list": [{"metric": "exact_match"}], "filter_list": [{"name": "strict-match"}, {"name": "flexible-extract"}]}},
+           "n-samples": {"gsm8k": {"effective": 1319}}})
+    .to_string()
+}
+
+#[test]
+fn collect_evals_table_and_thresholds() {
+    let s = Scratch::new();
+    let meta = |hw: &str, tp: u64| {
+        json!({"framework": "sglang", "precision": "fp8", "spec_decoding": "none", "tp": tp, "conc": 64, "ep": 1,
+        "dp_attention": false, "model": "deepseek-ai/DeepSeek-R1", "hw": hw, "isl": 1024, "osl": 8192}).to_string()
+    };
+    s.write("ev/a/meta_env.json", &meta("mi355x", 8));
+    s.write("ev/a/out/results_2026-11-01.json", &harness(0.5));
+    s.write("ev/b/meta_env.json", &meta("b200", 4));
+    s.write("ev/b/results_x.json", &harness(0.95));
+    s.write("ev/b/results_not_harness.json", r#"{"other": 1}"#);
+    s.write("floors.yaml", "gsm8k: 0.9\n");
+    s.infmax(&["collect", "evals", "ev", "--name", "all", "--thresholds", "floors.yaml"])
+        .assert()
+        .code(4)
+        .stdout_eq(str![[r#"
+### Evals
+
+| Model | Hardware | Framework | Precision | Spec Decode | TP | EP | Conc | DP Attention | Task | Score | EM Strict | EM Flexible | N (eff) |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| deepseek-ai/DeepSeek-R1 | B200 | sglang | fp8 | none | 4 | 1 | 64 | false | gsm8k | 95.00% ±1.00% | 95.00% ±1.00% | 96.00% ±1.00% | 1319 |
+| deepseek-ai/DeepSeek-R1 | MI355X | sglang | fp8 | none | 8 | 1 | 64 | false | gsm8k | 50.00% ±1.00% | 50.00% ±1.00% | 51.00% ±1.00% | 1319 |
+
+"#]])
+        .stderr_eq(str![[r#"
+infmax: 2 eval rows from ev -> ./agg_eval_all.json
+error: 1 eval run(s) below their minimum score:
+  gsm8k on deepseek-ai/DeepSeek-R1 (MI355X sglang fp8 tp8 conc64): score 50.00% below the minimum 90.00%
+
+"#]]);
+    let rows: Value =
+        serde_json::from_str(&s.read("agg_eval_all.json")).expect("written before the check");
+    assert_eq!(rows[1]["source"], "a/out/results_2026-11-01.json");
+    s.write("none/x.txt", "");
+    s.infmax(&["collect", "evals", "none"])
+        .assert()
+        .success()
+        .stdout_eq("### Evals\n\nNo eval results found.\n");
+}
+
+/// sim -> bench serve -> result process -> collect results -> report.
+#[test]
+fn whole_chain_against_the_simulator() {
+    let s = Scratch::new();
+    let sim = SimProcess::start(&[
+        "--served-model-name",
+        "m",
+        "--ttft-ms",
+        "20",
+        "--itl-ms",
+        "5",
+    ]);
+    s.infmax(&[
+        "bench",
+        "serve",
+        "--model",
+        "org/model",
+        "--served-model-name",
+        "m",
+        "--base-url",
+        &sim.url(),
+        "--prompt-token-ids",
+        "--random-input-len",
+        "32",
+        "--random-output-len",
+        "8",
+        "--num-prompts",
+        "8",
+        "--max-concurrency",
+        "4",
+        "--ignore-eos",
+        "--percentile-metrics",
+        "ttft,tpot,itl,e2el",
+        "--save-result",
+        "--result-dir",
+        "job",
+        "--result-filename",
+        "run1.json",
+    ])
+    .assert()
+    .success();
+    s.infmax(&[
+        "result",
+        "process",
+        "--result-file",
+        "job/run1.json",
+        "--out-dir",
+        "job",
+    ])
+    .env("RUNNER_TYPE", "b200-dgxc")
+    .env("FRAMEWORK", "sglang")
+    .env("PRECISION", "fp4")
+    .env("SPEC_DECODING", "mtp")
+    .env("RESULT_FILENAME", "run1")
+    .env("ISL", "32")
+    .env("OSL", "8")
+    .env("DISAGG", "false")
+    .env("MODEL_PREFIX", "dsr1")
+    .env("IMAGE", "img")
+    .env("TP", "4")
+    .env("EP_SIZE", "4")
+    .env("DP_ATTENTION", "true")
+    .assert()
+    .success()
+    .stdout_eq("job/agg_run1.json\n");
+    let run: Value = serde_json::from_str(&s.read("job/run1.json")).expect("run");
+    let agg: Value = serde_json::from_str(&s.read("job/agg_run1.json")).expect("agg");
+    assert_eq!(agg["conc"], 4);
+    assert_eq!(agg["model"], "org/model");
+    assert_eq!(
+        agg["tput_per_gpu"].as_f64(),
+        run["total_token_throughput"].as_f64().map(|t| t / 4.0)
+    );
+    let close = |a: Option<f64>, b: Option<f64>| matches!((a, b), (Some(a), Some(b)) if (a - b).abs() <= 1e-12 * b.abs().max(1.0));
+    assert!(close(
+        agg["median_ttft"].as_f64(),
+        run["median_ttft_ms"].as_f64().map(|v| v / 1000.0)
+    ));
+    assert!(close(
+        agg["median_intvty"].as_f64(),
+        run["median_tpot_ms"].as_f64().map(|v| 1000.0 / v)
+    ));
+    let out = s
+        .infmax(&["collect", "results", ".", "--name", "bmk"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(
+        String::from_utf8_lossy(&out).contains(
+            "| dsr1 | org/model | B200-DGXC | SGLANG | FP4 | 32 | 8 | 4 | 4 | true | 4 |"
+        )
+    );
+    s.infmax(&["report", ".", "--out", "rep"])
+        .assert()
+        .success();
+    assert!(
+        s.read("rep/dsr1_32_8.svg")
+            .contains("B200-DGXC sglang fp4 mtp")
+    );
+}
