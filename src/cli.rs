@@ -61,6 +61,42 @@ enum Command {
     Collect(Box<CollectCommand>),
     /// Charts (SVG, one per model and ISL/OSL) and a self-contained report.html.
     Report(ReportArgs),
+    /// Success/total of a workflow run's jobs per GPU SKU -> run_stats.json and a table.
+    RunStats(RunStatsArgs),
+    /// Download and unpack a workflow run's artifacts, then print the summary tables.
+    Fetch(FetchArgs),
+}
+
+#[derive(Args, Debug)]
+struct RunStatsArgs {
+    /// The workflow run [default: $GITHUB_RUN_ID].
+    #[arg(long, env = "GITHUB_RUN_ID")]
+    run_id: u64,
+    #[arg(
+        long,
+        default_value = "configs/runners.yaml",
+        env = "INFMAX_RUNNER_CONFIG"
+    )]
+    runner_config: PathBuf,
+    /// Where run_stats.json goes.
+    #[arg(long, default_value = ".", env = "INFMAX_OUT_DIR")]
+    out_dir: PathBuf,
+    /// Also append the table to $GITHUB_STEP_SUMMARY.
+    #[arg(long)]
+    step_summary: bool,
+}
+
+#[derive(Args, Debug)]
+struct FetchArgs {
+    /// The workflow run whose artifacts to download.
+    #[arg(long)]
+    run_id: u64,
+    /// Only artifacts with this name (repeatable) [default: all].
+    #[arg(long, num_args = 1..)]
+    artifact: Vec<String>,
+    /// Where to unpack (one folder per artifact).
+    #[arg(long, default_value = "fetched")]
+    out: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]
@@ -673,6 +709,8 @@ pub fn run(cli: Cli) -> Result<()> {
             CollectCommand::Results(a) => collect_results(&a),
             CollectCommand::Evals(a) => collect_evals(&a),
         },
+        Command::RunStats(a) => run_stats(&a),
+        Command::Fetch(a) => fetch(&a),
         Command::Report(a) => {
             let results = crate::results::collect::gather(&a.dir)?;
             for p in crate::results::report::write(&results, &a.out, None)? {
@@ -1202,5 +1240,84 @@ fn collect_evals(a: &CollectEvalsArgs) -> Result<()> {
             )));
         }
     }
+    Ok(())
+}
+
+fn run_stats(a: &RunStatsArgs) -> Result<()> {
+    use crate::github::{api, run_stats};
+    let runners = crate::runners::load(&a.runner_config)?;
+    let rt = api::runtime()?;
+    let _g = rt.enter();
+    let gh = api::require_env("run-stats")?;
+    let jobs = rt.block_on(gh.run_jobs(a.run_id))?;
+    let st = run_stats::compute(
+        a.run_id,
+        &format!("{}/{}", gh.owner, gh.repo),
+        &jobs,
+        &run_stats::skus(&runners),
+    );
+    write_json(&a.out_dir.join("run_stats.json"), &st)?;
+    let mut md = format!("### Run {} jobs per GPU\n\n", a.run_id);
+    md.push_str(&run_stats::table(&st));
+    print_and_summarise(&md, a.step_summary, "run_stats.json")
+}
+
+fn fetch(a: &FetchArgs) -> Result<()> {
+    use crate::github::{api, fetch};
+    let rt = api::runtime()?;
+    let _g = rt.enter();
+    let gh = api::require_env("fetch")?;
+    let artifacts = rt.block_on(gh.run_artifacts(a.run_id))?;
+    let chosen: Vec<&serde_json::Value> = artifacts
+        .iter()
+        .filter(|x| {
+            a.artifact.is_empty()
+                || a.artifact
+                    .iter()
+                    .any(|n| x["name"].as_str() == Some(n.as_str()))
+        })
+        .collect();
+    if chosen.is_empty() {
+        let names: Vec<&str> = artifacts
+            .iter()
+            .filter_map(|x| x["name"].as_str())
+            .collect();
+        return Err(Error::usage(format!(
+            "run {} has no artifact {}; its artifacts: {}",
+            a.run_id,
+            a.artifact.join(", "),
+            if names.is_empty() {
+                "(none)".to_string()
+            } else {
+                names.join(", ")
+            }
+        )));
+    }
+    for x in chosen {
+        let name = x["name"].as_str().unwrap_or("artifact");
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if x["expired"] == serde_json::Value::Bool(true) {
+            eprintln!("infmax: artifact {name} has expired; skipped");
+            continue;
+        }
+        let Some(id) = x["id"].as_u64() else { continue };
+        let zip = rt.block_on(gh.download_artifact(id))?;
+        let n = fetch::unzip(&zip, &a.out.join(&safe))?;
+        eprintln!(
+            "infmax: {name}: {n} files -> {}",
+            a.out.join(&safe).display()
+        );
+    }
+    let results = crate::results::collect::gather(&a.out)?;
+    print!("{}", crate::results::collect::tables(&results));
     Ok(())
 }

@@ -51,11 +51,7 @@ pub fn changelog_diff(file: &Path, base: &str, head: &str) -> Result<Diff> {
         )];
         (git::parse_unified(&diff), Source::LocalGit, notes)
     } else {
-        // octocrab's client must be built inside a runtime.
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::env(format!("cannot start the async runtime: {e}")))?;
+        let rt = crate::github::api::runtime()?;
         let _runtime = rt.enter();
         let api = GithubApi::from_env()?;
         let missing: Vec<&str> = [(base, base_local), (head, head_local)]

@@ -7,6 +7,24 @@ use std::time::Duration;
 
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
 
+/// A single-threaded runtime for the API calls of one command (octocrab's
+/// client must be built inside a runtime: enter it before `from_env`).
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::env(format!("cannot start the async runtime: {e}")))
+}
+
+/// `from_env`, or an error saying which variables a command needs.
+pub fn require_env(command: &str) -> Result<GithubApi> {
+    GithubApi::from_env()?.ok_or_else(|| {
+        Error::usage(format!(
+            "{command} reads the GitHub API: set GITHUB_REPOSITORY=OWNER/REPO and GITHUB_TOKEN (and GITHUB_API_URL for GitHub Enterprise)"
+        ))
+    })
+}
+
 pub struct GithubApi {
     client: Octocrab,
     pub api_url: String,
@@ -116,6 +134,89 @@ impl GithubApi {
             http::StatusCode::NOT_FOUND | http::StatusCode::UNPROCESSABLE_ENTITY => Ok(false),
             s => Err(self.failed(&format!("looking up {git_ref}"), &format!("HTTP {s}"))),
         }
+    }
+
+    /// GET a JSON document (`route` starts with `/repos/...`).
+    async fn get_json(&self, route: &str, what: &str) -> Result<serde_json::Value> {
+        let res = self
+            .client
+            ._get(route)
+            .await
+            .map_err(|e| self.failed(what, &e.to_string()))?;
+        let status = res.status();
+        let body = self
+            .client
+            .body_to_string(res)
+            .await
+            .map_err(|e| self.failed(what, &e.to_string()))?;
+        if !status.is_success() {
+            let msg: String = body.chars().take(300).collect();
+            return Err(self.failed(what, &format!("HTTP {status}: {}", msg.trim())));
+        }
+        serde_json::from_str(&body)
+            .map_err(|e| self.failed(what, &format!("unexpected response ({e})")))
+    }
+
+    /// Every item of a paginated list endpoint (`key` names the array).
+    async fn paginate(&self, route: &str, key: &str, what: &str) -> Result<Vec<serde_json::Value>> {
+        let mut out = Vec::new();
+        let sep = if route.contains('?') { '&' } else { '?' };
+        for page in 1..=1000 {
+            let v = self
+                .get_json(&format!("{route}{sep}per_page=100&page={page}"), what)
+                .await?;
+            let items = v[key].as_array().cloned().unwrap_or_default();
+            let total = v["total_count"].as_u64().map(|t| t as usize);
+            let n = items.len();
+            out.extend(items);
+            if n < 100 || total.is_some_and(|t| out.len() >= t) {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every job of a workflow run, all attempts.
+    pub async fn run_jobs(&self, run_id: u64) -> Result<Vec<serde_json::Value>> {
+        let route = format!(
+            "/repos/{}/{}/actions/runs/{run_id}/jobs?filter=all",
+            self.owner, self.repo
+        );
+        self.paginate(&route, "jobs", &format!("listing the jobs of run {run_id}"))
+            .await
+    }
+
+    /// Every artifact of a workflow run.
+    pub async fn run_artifacts(&self, run_id: u64) -> Result<Vec<serde_json::Value>> {
+        let route = format!(
+            "/repos/{}/{}/actions/runs/{run_id}/artifacts",
+            self.owner, self.repo
+        );
+        self.paginate(
+            &route,
+            "artifacts",
+            &format!("listing the artifacts of run {run_id}"),
+        )
+        .await
+    }
+
+    /// The zip archive of an artifact (the API redirects to storage).
+    pub async fn download_artifact(&self, artifact_id: u64) -> Result<bytes::Bytes> {
+        self.client
+            .actions()
+            .download_artifact(
+                &self.owner,
+                &self.repo,
+                octocrab::models::ArtifactId(artifact_id),
+                octocrab::params::actions::ArchiveFormat::Zip,
+            )
+            .await
+            .map_err(|e| {
+                self.failed(
+                    &format!("downloading artifact {artifact_id}"),
+                    &e.to_string(),
+                )
+            })
     }
 
     fn failed(&self, what: &str, why: &str) -> Error {

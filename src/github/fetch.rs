@@ -1,0 +1,45 @@
+//! `infmax fetch`: download and unpack a workflow run's artifacts.
+
+use crate::error::{Error, Result};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Unpacks a zip archive under `dest`, refusing entries that would escape it.
+pub fn unzip(bytes: &[u8], dest: &Path) -> Result<usize> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| Error::env(format!("not a zip archive: {e}")))?;
+    let mut files = 0;
+    for i in 0..archive.len() {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| Error::env(format!("corrupt zip archive: {e}")))?;
+        let Some(rel) = entry.enclosed_name() else {
+            return Err(Error::env(format!(
+                "zip entry {:?} would be written outside {}",
+                entry.name(),
+                dest.display()
+            )));
+        };
+        let path: PathBuf = dest.join(&rel);
+        if entry.is_dir() {
+            std::fs::create_dir_all(&path)
+                .map_err(|e| Error::env(format!("cannot create {}: {e}", path.display())))?;
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::env(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).map_err(|e| {
+            Error::env(format!(
+                "cannot read {} from the archive: {e}",
+                rel.display()
+            ))
+        })?;
+        crate::fsutil::atomic_write(&path, &data)
+            .map_err(|e| Error::env(format!("cannot write {}: {e}", path.display())))?;
+        files += 1;
+    }
+    Ok(files)
+}
