@@ -61,10 +61,84 @@ enum Command {
     Collect(Box<CollectCommand>),
     /// Charts (SVG, one per model and ISL/OSL) and a self-contained report.html.
     Report(ReportArgs),
+    /// Accuracy evals with lm-evaluation-harness.
+    #[command(subcommand)]
+    Eval(Box<EvalCommand>),
     /// Success/total of a workflow run's jobs per GPU SKU -> run_stats.json and a table.
     RunStats(RunStatsArgs),
     /// Download and unpack a workflow run's artifacts, then print the summary tables.
     Fetch(FetchArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum EvalCommand {
+    /// Run lm-eval (local-chat-completions) against the server; writes meta_env.json beside its results.
+    Run(Box<EvalRunArgs>),
+}
+
+#[derive(Args, Debug)]
+struct EvalRunArgs {
+    /// Server base URL [default: http://127.0.0.1:PORT].
+    #[arg(long, env = "INFMAX_EVAL_BASE_URL")]
+    base_url: Option<String>,
+    #[arg(long, default_value_t = 8000, env = "PORT")]
+    port: u16,
+    /// Model name to send (the server's served model name).
+    #[arg(long, env = "INFMAX_EVAL_SERVED_MODEL_NAME")]
+    served_model_name: Option<String>,
+    /// Model id recorded in meta_env.json (and sent when --served-model-name is absent).
+    #[arg(long, env = "MODEL")]
+    model: String,
+    /// lm-eval task names.
+    #[arg(long, num_args = 1.., value_delimiter = ',', default_value = "gsm8k_infmax", env = "INFMAX_EVAL_TASKS")]
+    tasks: Vec<String>,
+    /// Folder of task YAMLs.
+    #[arg(
+        long,
+        default_value = "benchmarks/evals",
+        env = "INFMAX_EVAL_TASKS_DIR"
+    )]
+    include_path: PathBuf,
+    #[arg(long, env = "INFMAX_EVAL_NUM_FEWSHOT")]
+    num_fewshot: Option<u32>,
+    /// Requests in flight.
+    #[arg(long, default_value_t = 64, env = "INFMAX_EVAL_CONCURRENCY")]
+    concurrency: u32,
+    /// Generation limit per answer.
+    #[arg(long, default_value_t = 8192, env = "INFMAX_EVAL_MAX_TOKENS")]
+    max_tokens: u32,
+    /// Only this many (or this fraction of) examples per task.
+    #[arg(long, env = "INFMAX_EVAL_LIMIT")]
+    limit: Option<f64>,
+    /// Output folder (harness results and meta_env.json).
+    #[arg(long, default_value = "eval_out", env = "INFMAX_EVAL_OUT")]
+    out: PathBuf,
+    /// Python interpreter with lm-eval.
+    #[arg(long, default_value = "python3", env = "INFMAX_PYTHON")]
+    python: String,
+    /// Install lm-eval with pip when it is missing.
+    #[arg(long, env = "INFMAX_EVAL_INSTALL")]
+    install: bool,
+    #[arg(long, env = "RUNNER_TYPE", default_value = "")]
+    hw: String,
+    #[arg(long, env = "FRAMEWORK", default_value = "")]
+    framework: String,
+    #[arg(long, env = "PRECISION", default_value = "")]
+    precision: String,
+    #[arg(long, env = "SPEC_DECODING", default_value = "none")]
+    spec_decoding: String,
+    #[arg(long, env = "TP", default_value_t = 1)]
+    tp: u32,
+    #[arg(long, env = "EP_SIZE", default_value_t = 1)]
+    ep: u32,
+    #[arg(long, env = "CONC", default_value_t = 1)]
+    conc: u32,
+    #[arg(long, env = "DP_ATTENTION", default_value = "false")]
+    dp_attention: String,
+    #[arg(long, env = "ISL", default_value_t = 0)]
+    isl: u32,
+    #[arg(long, env = "OSL", default_value_t = 0)]
+    osl: u32,
 }
 
 #[derive(Args, Debug)]
@@ -710,6 +784,9 @@ pub fn run(cli: Cli) -> Result<()> {
             CollectCommand::Evals(a) => collect_evals(&a),
         },
         Command::RunStats(a) => run_stats(&a),
+        Command::Eval(e) => match *e {
+            EvalCommand::Run(a) => eval_run(&a),
+        },
         Command::Fetch(a) => fetch(&a),
         Command::Report(a) => {
             let results = crate::results::collect::gather(&a.dir)?;
@@ -1319,5 +1396,39 @@ fn fetch(a: &FetchArgs) -> Result<()> {
     }
     let results = crate::results::collect::gather(&a.out)?;
     print!("{}", crate::results::collect::tables(&results));
+    Ok(())
+}
+
+fn eval_run(a: &EvalRunArgs) -> Result<()> {
+    let base_url = a
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://127.0.0.1:{}", a.port));
+    let dp = matches!(
+        a.dp_attention.trim().to_ascii_lowercase().as_str(),
+        "true" | "1" | "yes"
+    );
+    let meta = serde_json::json!({
+        "framework": a.framework, "precision": a.precision, "spec_decoding": a.spec_decoding, "tp": a.tp, "conc": a.conc,
+        "ep": a.ep, "dp_attention": dp, "model": a.model, "hw": a.hw, "isl": a.isl, "osl": a.osl,
+    });
+    let out = crate::eval::run(&crate::eval::EvalOptions {
+        base_url: base_url.trim_end_matches('/').to_string(),
+        served_model: a
+            .served_model_name
+            .clone()
+            .unwrap_or_else(|| a.model.clone()),
+        tasks: a.tasks.clone(),
+        include_path: a.include_path.clone(),
+        num_fewshot: a.num_fewshot,
+        concurrency: a.concurrency.max(1),
+        max_tokens: a.max_tokens.max(1),
+        limit: a.limit,
+        out: a.out.clone(),
+        python: a.python.clone(),
+        install: a.install,
+        meta,
+    })?;
+    println!("{}", out.display());
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod error;
+pub mod eval;
 pub mod fields;
 pub mod fsutil;
 pub mod git;
