@@ -45,6 +45,8 @@ enum Command {
     /// Generate a benchmark job matrix as JSON.
     #[command(subcommand)]
     Matrix(Box<MatrixCommand>),
+    /// The main job on one machine: matrix -> engine -> benchmarks -> results, tables, charts.
+    Run(Box<RunArgs>),
     /// Run a simulated OpenAI-compatible inference server (no GPU needed).
     Sim(Box<SimArgs>),
     /// Benchmark a serving endpoint.
@@ -586,10 +588,9 @@ enum MatrixCommand {
     Changelog(ChangelogArgs),
 }
 
+/// The filters of a full sweep (shared by `matrix full-sweep` and `run`).
 #[derive(Args, Debug)]
-struct FullSweepArgs {
-    #[command(flatten)]
-    configs: ConfigArgs,
+struct SweepFilterArgs {
     /// Keep configs whose KEY starts with one of these.
     #[arg(long, alias = "model", num_args = 1.., value_delimiter = ',')]
     model_prefix: Vec<String>,
@@ -623,10 +624,79 @@ struct FullSweepArgs {
     runner_node_filter: Option<String>,
     #[command(flatten)]
     kind: KindArgs,
+}
+
+impl SweepFilterArgs {
+    fn to_full_sweep(&self) -> FullSweep {
+        FullSweep {
+            model_prefix: self.model_prefix.clone(),
+            precision: self.precision.clone(),
+            framework: self.framework.clone(),
+            runner_type: self.runner_type.clone(),
+            seq_lens: self.seq_lens.clone(),
+            step_size: self.step_size,
+            min_conc: self.min_conc,
+            max_conc: self.max_conc,
+            max_tp: self.max_tp,
+            max_ep: self.max_ep,
+            runner_node_filter: self.runner_node_filter.clone(),
+            nodes: self.kind.kind(),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct FullSweepArgs {
+    #[command(flatten)]
+    configs: ConfigArgs,
+    #[command(flatten)]
+    filters: SweepFilterArgs,
     #[command(flatten)]
     evals: EvalArgs,
     #[command(flatten)]
     output: OutputArgs,
+}
+
+/// `infmax run`: the main job on one machine.
+#[derive(Args, Debug)]
+struct RunArgs {
+    #[command(flatten)]
+    configs: ConfigArgs,
+    #[command(flatten)]
+    filters: SweepFilterArgs,
+    /// Engine: `sim` (simulated, preset per runner type) or `cmd` (--server-cmd).
+    #[arg(long, default_value = "sim", env = "INFMAX_RUN_ENGINE")]
+    engine: String,
+    /// Server command for --engine cmd, run with `sh -c`; templated with {port} {model} {tp} {ep} {dp_attn} {max_model_len} {precision} {framework} {image}.
+    #[arg(long, env = "INFMAX_RUN_SERVER_CMD")]
+    server_cmd: Option<String>,
+    /// Output folder: raw/, processed/, logs/, agg_bmk.json, summary.md, report/.
+    #[arg(long, default_value = "infmax-run", env = "INFMAX_RUN_OUT")]
+    out: PathBuf,
+    /// Real lengths and prompt counts (10 prompts per unit of concurrency) instead of the quick scaled-down run.
+    #[arg(long)]
+    full_scale: bool,
+    /// Scaled-down run: divide ISL/OSL by this.
+    #[arg(long, default_value_t = 32)]
+    length_divisor: u32,
+    /// Scaled-down run with --engine sim: the simulated engine's clock runs this many times faster.
+    #[arg(long, default_value_t = 10.0)]
+    sim_speedup: f64,
+    /// Scaled-down run: at most this many prompts per benchmark (at least the concurrency).
+    #[arg(long, default_value_t = 32)]
+    max_prompts: usize,
+    /// Server configurations benchmarked at the same time.
+    #[arg(long, default_value_t = 4, env = "INFMAX_RUN_JOBS")]
+    jobs: usize,
+    /// tokenizer.json for exact text prompts (else token-id prompts).
+    #[arg(long, env = "INFMAX_RUN_TOKENIZER")]
+    tokenizer: Option<String>,
+    /// Seconds a server may take to become ready.
+    #[arg(long, default_value_t = 600.0)]
+    server_timeout: f64,
+    /// Seconds one request may take.
+    #[arg(long, default_value_t = 600.0)]
+    request_timeout: f64,
 }
 
 #[derive(Args, Debug)]
@@ -765,6 +835,7 @@ pub fn run(cli: Cli) -> Result<()> {
             emit(&output, &out_args)
         }
         Command::Sim(a) => crate::sim::run(sim_options(&a)?),
+        Command::Run(a) => run_cmd(&a),
         Command::Bench(b) => match *b {
             BenchCommand::Serve(a) => bench_serve(&a),
         },
@@ -955,21 +1026,7 @@ fn validate(a: &ValidateArgs) -> Result<()> {
 
 fn full_sweep(a: &FullSweepArgs) -> Result<MatrixOutput> {
     let (configs, runners) = a.configs.load()?;
-    let f = FullSweep {
-        model_prefix: a.model_prefix.clone(),
-        precision: a.precision.clone(),
-        framework: a.framework.clone(),
-        runner_type: a.runner_type.clone(),
-        seq_lens: a.seq_lens.clone(),
-        step_size: a.step_size,
-        min_conc: a.min_conc,
-        max_conc: a.max_conc,
-        max_tp: a.max_tp,
-        max_ep: a.max_ep,
-        runner_node_filter: a.runner_node_filter.clone(),
-        nodes: a.kind.kind(),
-    };
-    let list = f.generate(&configs, &runners)?;
+    let list = a.filters.to_full_sweep().generate(&configs, &runners)?;
     Ok(MatrixOutput::List(evals::apply(list, a.evals.mode())))
 }
 
@@ -1430,5 +1487,54 @@ fn eval_run(a: &EvalRunArgs) -> Result<()> {
         meta,
     })?;
     println!("{}", out.display());
+    Ok(())
+}
+
+fn run_cmd(a: &RunArgs) -> Result<()> {
+    use crate::run::{Engine, RunOptions};
+    let engine = match (a.engine.as_str(), &a.server_cmd) {
+        ("sim", None) => Engine::Sim,
+        ("cmd", Some(c)) if !c.trim().is_empty() => Engine::Cmd(c.clone()),
+        ("cmd", _) => return Err(Error::usage("--engine cmd needs --server-cmd '...'")),
+        ("sim", Some(_)) => return Err(Error::usage("--server-cmd goes with --engine cmd")),
+        (e, _) => return Err(Error::usage(format!("--engine {e}: allowed: sim, cmd"))),
+    };
+    let (configs, runners) = a.configs.load()?;
+    let entries = a.filters.to_full_sweep().generate(&configs, &runners)?;
+    if entries.is_empty() {
+        return Err(Error::usage("the filters leave no matrix entry to run"));
+    }
+    let o = RunOptions {
+        engine,
+        out: a.out.clone(),
+        length_divisor: if a.full_scale {
+            1
+        } else {
+            a.length_divisor.max(1)
+        },
+        prompts_per_conc: if a.full_scale { 10 } else { 2 },
+        max_prompts: if a.full_scale { 0 } else { a.max_prompts },
+        jobs: a.jobs.max(1),
+        sim_speedup: if a.full_scale { 1.0 } else { a.sim_speedup },
+        tokenizer: a.tokenizer.clone(),
+        server_timeout: positive_secs("--server-timeout", a.server_timeout)?,
+        request_timeout: positive_secs("--request-timeout", a.request_timeout)?,
+    };
+    let start = std::time::Instant::now();
+    let (ok, failed) = crate::run::run(&o, entries)?;
+    let tables = crate::run::finish(&o)?;
+    print!("{tables}");
+    eprintln!(
+        "infmax run: {ok} benchmarks succeeded, {failed} failed in {:.0} s; results, tables and charts in {} (report: {})",
+        start.elapsed().as_secs_f64(),
+        o.out.display(),
+        o.out.join("report").join("report.html").display()
+    );
+    if failed > 0 {
+        return Err(Error::Failed(format!(
+            "{failed} benchmark(s) failed; see the lines marked FAIL above and the logs in {}",
+            o.out.join("logs").display()
+        )));
+    }
     Ok(())
 }

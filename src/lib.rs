@@ -16,6 +16,7 @@ pub mod git;
 pub mod github;
 pub mod matrix;
 pub mod results;
+pub mod run;
 pub mod runners;
 pub mod seqlen;
 pub mod server;

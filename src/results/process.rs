@@ -216,7 +216,7 @@ pub fn process(run: &Value, env: &Env) -> Result<Value> {
             }
         }
     }
-    for k in ["completed", "failed", "aborted"] {
+    for k in ["completed", "failed", "aborted", "scaled_down"] {
         if let Some(x) = obj.get(k) {
             r.insert(k.into(), x.clone());
         }

@@ -12,15 +12,16 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-const W: f64 = 860.0;
+const W: f64 = 960.0;
 const H: f64 = 480.0;
 const LEFT: f64 = 70.0;
-const RIGHT: f64 = 250.0;
+const RIGHT: f64 = 330.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 50.0;
-const COLORS: [&str; 10] = [
+const COLORS: [&str; 20] = [
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-    "#7f7f7f", "#bcbd22",
+    "#7f7f7f", "#bcbd22", "#393b79", "#e7ba52", "#637939", "#ad494a", "#3182bd", "#31a354",
+    "#756bb1", "#fd8d3c", "#843c39", "#17a768",
 ];
 
 /// Escapes text for XML/HTML.
@@ -143,21 +144,27 @@ pub fn svg(title: &str, series: &[(String, Vec<Point>)]) -> String {
     );
     for (i, (label, pts)) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        let mut pts = pts.clone();
-        pts.sort_by(|a, b| a.x.total_cmp(&b.x));
-        let path: Vec<String> = pts
+        // Past the palette, the same colours come back dashed.
+        let dash = if i >= COLORS.len() {
+            r#" stroke-dasharray="8,3""#
+        } else {
+            ""
+        };
+        // The line is the series' own envelope (its best configurations);
+        // every measured point is a dot.
+        let path: Vec<String> = pareto(pts)
             .iter()
             .map(|p| format!("{:.1},{:.1}", sx(p.x), sy(p.y)))
             .collect();
         let _ = write!(
             o,
-            r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#,
+            r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"{dash}/>"#,
             path.join(" ")
         );
-        for p in &pts {
+        for p in pts {
             let _ = write!(
                 o,
-                r#"<circle cx="{:.1}" cy="{:.1}" r="3.5" fill="{color}"/>"#,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}" fill-opacity="0.6"/>"#,
                 sx(p.x),
                 sy(p.y)
             );
@@ -165,7 +172,7 @@ pub fn svg(title: &str, series: &[(String, Vec<Point>)]) -> String {
         let ly = TOP + 10.0 + i as f64 * 18.0;
         let _ = write!(
             o,
-            r#"<line x1="{:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{color}" stroke-width="3"/><text x="{:.1}" y="{:.1}">{}</text>"#,
+            r#"<line x1="{:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{color}" stroke-width="3"{dash}/><text x="{:.1}" y="{:.1}">{}</text>"#,
             W - RIGHT + 15.0,
             W - RIGHT + 35.0,
             W - RIGHT + 40.0,

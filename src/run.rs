@@ -1,0 +1,518 @@
+//! `infmax run`: the whole job on one machine. Generate the matrix; for each
+//! server configuration start an engine (the simulator, or any command),
+//! wait for it, benchmark every concurrency, process each result; then
+//! collect, chart and summarise.
+
+use crate::bench::{self, Backend, BenchOptions, dataset::DatasetSpec, metrics::Metric, progress};
+use crate::error::{Error, Result};
+use crate::matrix::MatrixEntry;
+use crate::results::{collect, process, report};
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Engine {
+    /// `infmax sim` in engine-model mode, preset from the runner type.
+    Sim,
+    /// A real server command, templated with {port} {model} {tp} {ep} {dp_attn} {max_model_len} {precision} {framework} {image}.
+    Cmd(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub engine: Engine,
+    pub out: PathBuf,
+    /// Divide ISL/OSL by this (1 = real lengths).
+    pub length_divisor: u32,
+    /// Prompts per run: this many per unit of concurrency...
+    pub prompts_per_conc: usize,
+    /// ...capped here (0 = no cap).
+    pub max_prompts: usize,
+    /// Server configurations run at the same time.
+    pub jobs: usize,
+    /// Simulated engine: run its clock this many times faster.
+    pub sim_speedup: f64,
+    pub tokenizer: Option<String>,
+    pub server_timeout: Duration,
+    pub request_timeout: Duration,
+}
+
+impl RunOptions {
+    pub fn scaled_down(&self) -> bool {
+        self.length_divisor > 1
+            || self.max_prompts > 0
+            || (self.engine == Engine::Sim && self.sim_speedup != 1.0)
+    }
+}
+
+/// Entries that share a server: everything but the concurrency.
+fn group(entries: Vec<MatrixEntry>) -> Vec<Vec<MatrixEntry>> {
+    let mut groups: Vec<(String, Vec<MatrixEntry>)> = Vec::new();
+    for e in entries {
+        let key = match &e {
+            MatrixEntry::Single(s) => {
+                let mut k = s.clone();
+                k.conc = 0;
+                k.run_eval = false;
+                serde_json::to_string(&k)
+            }
+            MatrixEntry::Multi(m) => serde_json::to_string(m),
+        }
+        .unwrap_or_default();
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, g)) => g.push(e),
+            None => groups.push((key, vec![e])),
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SAFETY: signalling our own child's process group, created with setpgid below.
+        unsafe {
+            libc::kill(-(self.child.id() as libc::pid_t), libc::SIGTERM);
+        }
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| Error::env(format!("no free port: {e}")))
+}
+
+fn common(e: &MatrixEntry) -> (&str, &str, &str, &str, &str, u32) {
+    match e {
+        MatrixEntry::Single(s) => (
+            &s.model,
+            &s.runner,
+            &s.precision,
+            &s.framework,
+            &s.image,
+            s.max_model_len,
+        ),
+        MatrixEntry::Multi(m) => (
+            &m.model,
+            &m.runner,
+            &m.precision,
+            &m.framework,
+            &m.image,
+            m.max_model_len,
+        ),
+    }
+}
+
+fn start_server(o: &RunOptions, e: &MatrixEntry, name: &str) -> Result<Server> {
+    let (model, runner, precision, framework, image, max_len) = common(e);
+    let log = o.out.join("logs").join(format!("{name}.log"));
+    let log_file = std::fs::File::create(&log)
+        .map_err(|err| Error::env(format!("cannot create {}: {err}", log.display())))?;
+    let port = free_port()?;
+    let (tp, ep, dp) = match e {
+        MatrixEntry::Single(s) => (s.tp, s.ep, s.dp_attn),
+        MatrixEntry::Multi(m) => (m.decode.tp, m.decode.ep, m.decode.dp_attn),
+    };
+    let mut cmd = match &o.engine {
+        Engine::Sim => {
+            let exe = std::env::current_exe()
+                .map_err(|err| Error::env(format!("cannot find the infmax binary: {err}")))?;
+            let p = crate::sim::engine::preset(runner)
+                .or_else(|| crate::sim::engine::preset("h100"))
+                .expect("the h100 preset exists");
+            let k = o.sim_speedup.max(1e-3);
+            let mut c = Command::new(exe);
+            c.args([
+                "sim",
+                "--port",
+                &port.to_string(),
+                "--served-model-name",
+                model,
+                "--workers",
+                "1",
+            ])
+            .args([
+                "--max-num-seqs",
+                &p.max_num_seqs.to_string(),
+                "--prefill-chunk",
+                &p.prefill_chunk.to_string(),
+            ])
+            .args(["--prefill-tps", &(p.prefill_tps * k).to_string()])
+            .args([
+                "--decode-base-ms",
+                &(p.decode_base_ms / k).to_string(),
+                "--decode-per-seq-ms",
+                &(p.decode_per_seq_ms / k).to_string(),
+            ])
+            .args([
+                "--max-model-len",
+                &(max_len / o.length_divisor.max(1) + 200).to_string(),
+            ]);
+            c
+        }
+        Engine::Cmd(template) => {
+            let line = template
+                .replace("{port}", &port.to_string())
+                .replace("{model}", model)
+                .replace("{tp}", &tp.to_string())
+                .replace("{ep}", &ep.to_string())
+                .replace("{dp_attn}", &dp.to_string())
+                .replace("{max_model_len}", &max_len.to_string())
+                .replace("{precision}", precision)
+                .replace("{framework}", framework)
+                .replace("{image}", image);
+            let mut c = Command::new("sh");
+            c.args(["-c", &line]);
+            c
+        }
+    };
+    let err_file = log_file
+        .try_clone()
+        .map_err(|err| Error::env(err.to_string()))?;
+    cmd.stdin(Stdio::null()).stdout(log_file).stderr(err_file);
+    {
+        use std::os::unix::process::CommandExt;
+        // A process group of its own, so stopping it stops what it started.
+        cmd.process_group(0);
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|err| Error::env(format!("cannot start the server: {err}")))?;
+    Ok(Server {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        log,
+    })
+}
+
+fn result_name(e: &MatrixEntry, conc: u32) -> String {
+    let raw = match e {
+        MatrixEntry::Single(s) => format!(
+            "{}_{}_{}_tp{}_ep{}_dpa{}_conc{}_{}_{}",
+            s.exp_name,
+            s.precision,
+            s.framework,
+            s.tp,
+            s.ep,
+            s.dp_attn,
+            conc,
+            s.spec_decoding.as_str(),
+            s.runner
+        ),
+        MatrixEntry::Multi(m) => format!(
+            "{}_{}_{}_p{}x{}_d{}x{}_conc{}_{}_{}",
+            m.exp_name,
+            m.precision,
+            m.framework,
+            m.prefill.num_worker,
+            m.prefill.tp,
+            m.decode.num_worker,
+            m.decode.tp,
+            conc,
+            m.spec_decoding.as_str(),
+            m.runner
+        ),
+    };
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn job_env(e: &MatrixEntry, name: &str) -> process::Env {
+    let mut env = process::Env::new();
+    let mut set = |k: &str, v: String| {
+        env.insert(k.to_string(), v);
+    };
+    let (_, runner, precision, framework, image, _) = common(e);
+    set("RUNNER_TYPE", runner.to_string());
+    set("FRAMEWORK", framework.to_string());
+    set("PRECISION", precision.to_string());
+    set("IMAGE", image.to_string());
+    set("RESULT_FILENAME", name.to_string());
+    match e {
+        MatrixEntry::Single(s) => {
+            set("SPEC_DECODING", s.spec_decoding.as_str().into());
+            set("ISL", s.isl.to_string());
+            set("OSL", s.osl.to_string());
+            set("DISAGG", s.disagg.to_string());
+            set("MODEL_PREFIX", s.model_prefix.clone());
+            set("TP", s.tp.to_string());
+            set("EP_SIZE", s.ep.to_string());
+            set("DP_ATTENTION", s.dp_attn.to_string());
+        }
+        MatrixEntry::Multi(m) => {
+            set("SPEC_DECODING", m.spec_decoding.as_str().into());
+            set("ISL", m.isl.to_string());
+            set("OSL", m.osl.to_string());
+            set("DISAGG", m.disagg.to_string());
+            set("MODEL_PREFIX", m.model_prefix.clone());
+            set("IS_MULTINODE", "true".into());
+            set("PREFILL_GPUS", m.prefill.gpus().to_string());
+            set("DECODE_GPUS", m.decode.gpus().to_string());
+            set("PREFILL_NUM_WORKERS", m.prefill.num_worker.to_string());
+            set("PREFILL_TP", m.prefill.tp.to_string());
+            set("PREFILL_EP", m.prefill.ep.to_string());
+            set("PREFILL_DP_ATTN", m.prefill.dp_attn.to_string());
+            set("DECODE_NUM_WORKERS", m.decode.num_worker.to_string());
+            set("DECODE_TP", m.decode.tp.to_string());
+            set("DECODE_EP", m.decode.ep.to_string());
+            set("DECODE_DP_ATTN", m.decode.dp_attn.to_string());
+        }
+    }
+    env
+}
+
+/// One benchmark of one entry at one concurrency: bench, then process.
+fn bench_one(o: &RunOptions, server: &Server, e: &MatrixEntry, conc: u32) -> Result<String> {
+    let name = result_name(e, conc);
+    let (model, ..) = common(e);
+    let seq = match e {
+        MatrixEntry::Single(s) => (s.isl, s.osl),
+        MatrixEntry::Multi(m) => (m.isl, m.osl),
+    };
+    let d = o.length_divisor.max(1);
+    let mut n = o.prompts_per_conc.max(1) * conc as usize;
+    if o.max_prompts > 0 {
+        n = n.min(o.max_prompts.max(conc as usize));
+    }
+    let raw = o.out.join("raw").join(format!("{name}.json"));
+    let opts = BenchOptions {
+        backend: Backend::Vllm,
+        base_url: server.url.clone(),
+        endpoint: "/v1/completions".into(),
+        chat: false,
+        model: model.to_string(),
+        served_model_name: None,
+        tokenizer: o.tokenizer.clone(),
+        prompt_token_ids: o.tokenizer.is_none(),
+        dataset: DatasetSpec {
+            num_prompts: n,
+            input_len: (seq.0 / d).max(1),
+            output_len: (seq.1 / d).max(1),
+            range_ratio: 1.0,
+            prefix_len: 0,
+            seed: 0,
+        },
+        max_concurrency: Some(conc as usize),
+        request_rate: f64::INFINITY,
+        burstiness: 1.0,
+        num_warmups: 0,
+        ignore_eos: true,
+        metrics: Metric::ALL.to_vec(),
+        percentiles: vec![50.0, 90.0, 99.0],
+        goodput: Vec::new(),
+        result_path: Some(raw.clone()),
+        metadata: if o.scaled_down() {
+            vec![("scaled_down".into(), "true".into())]
+        } else {
+            Vec::new()
+        },
+        progress: progress::Mode::Off,
+        progress_every: Duration::from_secs(5),
+        server_pid: Some(server.child.id()),
+        request_timeout: o.request_timeout,
+        max_failure_rate: 0.05,
+    };
+    let out = bench::run(&opts)?;
+    if let Some(why) = out.aborted {
+        return Err(Error::Failed(why));
+    }
+    let failed = out.metrics.failed;
+    if failed as f64 > 0.05 * n as f64 {
+        return Err(Error::Failed(format!(
+            "{failed} of {n} requests failed: {:?}",
+            out.metrics.errors
+        )));
+    }
+    process::run(Some(&raw), &o.out.join("processed"), &job_env(e, &name))?;
+    Ok(format!(
+        "{:.1} tok/s total, TTFT {:.1} ms, TPOT {:.2} ms",
+        out.metrics.total_token_throughput,
+        out.metrics
+            .dists
+            .iter()
+            .find(|(m, _)| *m == Metric::Ttft)
+            .map_or(0.0, |(_, d)| d.median),
+        out.metrics
+            .dists
+            .iter()
+            .find(|(m, _)| *m == Metric::Tpot)
+            .map_or(0.0, |(_, d)| d.median),
+    ))
+}
+
+fn label(e: &MatrixEntry) -> String {
+    match e {
+        MatrixEntry::Single(s) => format!(
+            "{} {} {} {} tp{} ep{}",
+            s.exp_name, s.runner, s.framework, s.precision, s.tp, s.ep
+        ),
+        MatrixEntry::Multi(m) => format!(
+            "{} {} {} {} p{}x{} d{}x{}",
+            m.exp_name,
+            m.runner,
+            m.framework,
+            m.precision,
+            m.prefill.num_worker,
+            m.prefill.tp,
+            m.decode.num_worker,
+            m.decode.tp
+        ),
+    }
+}
+
+/// Runs every entry; returns (succeeded, failed) benchmark counts.
+pub fn run(o: &RunOptions, entries: Vec<MatrixEntry>) -> Result<(usize, usize)> {
+    for d in ["logs", "raw", "processed"] {
+        std::fs::create_dir_all(o.out.join(d))
+            .map_err(|e| Error::env(format!("cannot create {}: {e}", o.out.join(d).display())))?;
+    }
+    let groups = group(entries);
+    let total: usize = groups
+        .iter()
+        .map(|g| {
+            g.iter()
+                .map(|e| match e {
+                    MatrixEntry::Single(_) => 1,
+                    MatrixEntry::Multi(m) => m.conc.len(),
+                })
+                .sum::<usize>()
+        })
+        .sum();
+    if o.scaled_down() {
+        let clock = if o.engine == Engine::Sim {
+            format!(", simulated engine clock x{}", o.sim_speedup)
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "infmax run: SCALED DOWN for a quick local run (lengths / {}, at most {} prompts per benchmark{clock}): these numbers are not measurements",
+            o.length_divisor, o.max_prompts
+        );
+    }
+    eprintln!(
+        "infmax run: {total} benchmarks on {} server configurations, {} at a time -> {}",
+        groups.len(),
+        o.jobs,
+        o.out.display()
+    );
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
+    let lock = Mutex::new(());
+    std::thread::scope(|scope| {
+        for _ in 0..o.jobs.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(g) = groups.get(i) else { return };
+                    let first = &g[0];
+                    let gname = format!("server{:03}_{}", i + 1, result_name(first, 0));
+                    let report = |msg: String, ok: bool| {
+                        let _g = lock.lock();
+                        let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+                        if !ok {
+                            failed.fetch_add(1, Ordering::SeqCst);
+                        }
+                        eprintln!("[{n}/{total}] {} {msg}", if ok { "ok  " } else { "FAIL" });
+                    };
+                    let server = start_server(o, first, &gname).and_then(|s| {
+                        crate::server::wait(&crate::server::WaitOptions {
+                            url: s.url.clone(),
+                            pid: Some(s.child.id()),
+                            log: None,
+                            timeout: o.server_timeout,
+                            interval: Duration::from_millis(200),
+                            annotate: false,
+                        })
+                        .map(|()| s)
+                    });
+                    let concs: Vec<(&MatrixEntry, u32)> = g
+                        .iter()
+                        .flat_map(|e| match e {
+                            MatrixEntry::Single(s) => vec![(e, s.conc)],
+                            MatrixEntry::Multi(m) => m.conc.iter().map(|c| (e, *c)).collect(),
+                        })
+                        .collect();
+                    match server {
+                        Err(err) => {
+                            for (e, c) in concs {
+                                report(
+                                    format!("{} conc {c}: server did not start: {err}", label(e)),
+                                    false,
+                                );
+                            }
+                        }
+                        Ok(server) => {
+                            for (e, c) in concs {
+                                match bench_one(o, &server, e, c) {
+                                    Ok(m) => report(format!("{} conc {c}: {m}", label(e)), true),
+                                    Err(err) => report(
+                                        format!(
+                                            "{} conc {c}: {err} (server log: {})",
+                                            label(e),
+                                            server.log.display()
+                                        ),
+                                        false,
+                                    ),
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let failed = failed.load(Ordering::SeqCst);
+    Ok((total - failed, failed))
+}
+
+/// Collects, charts and summarises a finished run's folder.
+pub fn finish(o: &RunOptions) -> Result<String> {
+    let results = collect::gather(&o.out.join("processed"))?;
+    let text = serde_json::to_string_pretty(&results).map_err(|e| Error::env(e.to_string()))?;
+    crate::fsutil::atomic_write(&o.out.join("agg_bmk.json"), text.as_bytes())
+        .map_err(|e| Error::env(e.to_string()))?;
+    let mut tables = String::new();
+    if o.scaled_down() {
+        tables.push_str("> **Scaled-down local run** (shorter prompts and fewer requests");
+        tables.push_str(if o.engine == Engine::Sim {
+            ", simulated engine with a faster clock"
+        } else {
+            ""
+        });
+        tables.push_str("): not a measurement.\n\n");
+    }
+    tables.push_str(&collect::tables(&results));
+    crate::fsutil::atomic_write(&o.out.join("summary.md"), tables.as_bytes())
+        .map_err(|e| Error::env(e.to_string()))?;
+    let notice = o.scaled_down().then_some("Scaled-down local run (shorter prompts, fewer requests): these numbers are not measurements.");
+    report::write(&results, &o.out.join("report"), notice)?;
+    Ok(tables)
+}
