@@ -1294,6 +1294,7 @@ fn server_wait(a: &ServerWaitArgs) -> Result<()> {
         timeout: positive_secs("--timeout", a.timeout)?,
         interval: positive_secs("--interval", a.interval)?,
         annotate: in_github_actions(),
+        echo: true,
     })
 }
 

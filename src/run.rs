@@ -446,10 +446,11 @@ pub fn run(o: &RunOptions, entries: Vec<MatrixEntry>) -> Result<(usize, usize)> 
                         crate::server::wait(&crate::server::WaitOptions {
                             url: s.url.clone(),
                             pid: Some(s.child.id()),
-                            log: None,
+                            log: Some(s.log.clone()),
                             timeout: o.server_timeout,
                             interval: Duration::from_millis(200),
                             annotate: false,
+                            echo: false,
                         })
                         .map(|()| s)
                     });

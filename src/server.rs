@@ -18,6 +18,8 @@ pub struct WaitOptions {
     /// Inside GitHub Actions: stop the runner from reading workflow commands
     /// in the (untrusted) server log.
     pub annotate: bool,
+    /// Stream the log to stdout while waiting (else only its tail on failure).
+    pub echo: bool,
 }
 
 const TAIL_LINES: usize = 40;
@@ -25,6 +27,7 @@ const TAIL_LINES: usize = 40;
 /// Follows a log file that may not exist yet, printing new complete lines.
 struct LogTail {
     path: Option<PathBuf>,
+    echo: bool,
     offset: u64,
     partial: Vec<u8>,
     last: VecDeque<String>,
@@ -52,7 +55,9 @@ impl LogTail {
         while let Some(i) = self.partial.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = self.partial.drain(..=i).collect();
             let text = String::from_utf8_lossy(&line).trim_end().to_string();
-            let _ = writeln!(out, "{text}");
+            if self.echo {
+                let _ = writeln!(out, "{text}");
+            }
             self.last.push_back(text);
             if self.last.len() > TAIL_LINES {
                 self.last.pop_front();
@@ -103,6 +108,7 @@ pub fn wait(o: &WaitOptions) -> Result<()> {
         .map_err(|e| Error::env(format!("cannot build the HTTP client: {e}")))?;
     let mut log = LogTail {
         path: o.log.clone(),
+        echo: o.echo,
         offset: 0,
         partial: Vec::new(),
         last: VecDeque::new(),
@@ -110,7 +116,8 @@ pub fn wait(o: &WaitOptions) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let token = format!("{:032x}", rand::random::<u128>());
-    if o.annotate && o.log.is_some() {
+    let fence = o.annotate && o.echo && o.log.is_some();
+    if fence {
         let _ = writeln!(out, "::stop-commands::{token}");
     }
     let start = Instant::now();
@@ -150,7 +157,7 @@ pub fn wait(o: &WaitOptions) -> Result<()> {
                 .max(Duration::from_millis(10)),
         );
     };
-    if o.annotate && o.log.is_some() {
+    if fence {
         let _ = writeln!(out, "::{token}::");
     }
     result
