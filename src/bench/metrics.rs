@@ -121,6 +121,7 @@ pub struct RunMetrics {
     pub input_mismatch_tokens: u64,
     pub server_prompt_tokens: Option<(f64, u32, u32)>,
     pub missing_done: usize,
+    pub send_retries: u64,
     pub max_in_flight: usize,
 }
 
@@ -167,6 +168,7 @@ pub fn compute(
     let (mut lag, mut wait) = (Vec::new(), Vec::new());
     let mut server_prompt = Vec::new();
     for r in records {
+        m.send_retries += u64::from(r.send_retries);
         if let (Some(ready), Some(sent)) = (r.ready, r.sent) {
             lag.push(ms(sent.saturating_duration_since(ready)));
         }

@@ -78,6 +78,8 @@ pub struct RequestRecord {
     pub error: Option<Failure>,
     /// The stream ended with a finish reason but without `data: [DONE]`.
     pub missing_done: bool,
+    /// Sends repeated because a reused connection had been closed.
+    pub send_retries: u32,
 }
 
 impl RequestRecord {
@@ -151,29 +153,39 @@ pub async fn run(
     timeout: Duration,
     mut rec: RequestRecord,
 ) -> RequestRecord {
-    let sent = Instant::now();
-    rec.sent = Some(sent);
-    let deadline = sent + timeout;
-    let send = client
-        .post(url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(reqwest::header::ACCEPT, "text/event-stream")
-        .body(body)
-        .send();
-    let resp = match tokio::time::timeout_at(deadline.into(), send).await {
-        Err(_) => {
-            fail(
-                &mut rec,
-                ErrorKind::Timeout,
-                format!("no response within {timeout:?}"),
-            );
-            return rec;
+    // A pooled keep-alive connection the server has just closed fails the
+    // send before any byte of an answer: the server never saw the request,
+    // so it is sent once more on a fresh connection (and timed from there).
+    let mut attempt = 0;
+    let (sent, deadline, resp) = loop {
+        let sent = Instant::now();
+        rec.sent = Some(sent);
+        let deadline = sent + timeout;
+        let send = client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .body(body.clone())
+            .send();
+        match tokio::time::timeout_at(deadline.into(), send).await {
+            Err(_) => {
+                fail(
+                    &mut rec,
+                    ErrorKind::Timeout,
+                    format!("no response within {timeout:?}"),
+                );
+                return rec;
+            }
+            Ok(Err(e)) if attempt == 0 && !e.is_timeout() && !e.is_connect() => {
+                attempt += 1;
+                rec.send_retries += 1;
+            }
+            Ok(Err(e)) => {
+                fail(&mut rec, classify(&e), e.to_string());
+                return rec;
+            }
+            Ok(Ok(r)) => break (sent, deadline, r),
         }
-        Ok(Err(e)) => {
-            fail(&mut rec, classify(&e), e.to_string());
-            return rec;
-        }
-        Ok(Ok(r)) => r,
     };
     let status = resp.status();
     if !status.is_success() {
