@@ -7,7 +7,6 @@ mod common;
 use common::sim::{SimProcess, get};
 use serde_json::Value;
 use std::process::{Command, Output};
-use std::time::Duration;
 
 fn infmax(args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_infmax"));
@@ -50,136 +49,6 @@ fn bench(sim: &SimProcess, dir: &std::path::Path, extra: &[&str]) -> (Option<i32
 fn f(v: &Value, k: &str) -> f64 {
     v[k].as_f64()
         .unwrap_or_else(|| panic!("{k} is a number in {v}"))
-}
-
-fn within(actual: f64, truth: f64, rel: f64, what: &str) {
-    assert!(
-        (actual - truth).abs() <= truth.abs() * rel,
-        "{what}: {actual} vs truth {truth} (allowed {:.2}%)",
-        rel * 100.0
-    );
-}
-
-#[test]
-fn every_metric_within_one_percent_of_the_truth() {
-    let sim = SimProcess::start(&[
-        "--served-model-name",
-        "m",
-        "--ttft-ms",
-        "100",
-        "--itl-ms",
-        "20",
-    ]);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (code, r, stderr) = bench(
-        &sim,
-        dir.path(),
-        &[
-            "--prompt-token-ids",
-            "--random-input-len",
-            "64",
-            "--random-output-len",
-            "20",
-            "--num-prompts",
-            "32",
-            "--max-concurrency",
-            "8",
-            "--goodput",
-            "ttft:150",
-            "tpot:25",
-        ],
-    );
-    assert_eq!(code, Some(0), "{stderr}");
-    let truth = get(&sim.addr, "/sim/stats").json();
-    let rows = get(&sim.addr, "/sim/requests").json();
-    // Exact counts.
-    assert_eq!(r["completed"], 32);
-    assert_eq!(r["failed"], 0);
-    assert_eq!(r["total_input_tokens"], 32 * 64);
-    assert_eq!(r["total_output_tokens"], 32 * 20);
-    assert_eq!(r["max_concurrency_reached"], 8);
-    // Latencies: the server's record of what it sent is the truth.
-    within(
-        f(&r, "mean_ttft_ms"),
-        f(&truth["ttft_ms"], "mean"),
-        0.01,
-        "mean TTFT",
-    );
-    within(
-        f(&r, "median_ttft_ms"),
-        f(&truth["ttft_ms"], "median"),
-        0.01,
-        "median TTFT",
-    );
-    within(
-        f(&r, "mean_itl_ms"),
-        f(&truth["itl_ms"], "mean"),
-        0.01,
-        "mean ITL",
-    );
-    within(
-        f(&r, "median_itl_ms"),
-        f(&truth["itl_ms"], "median"),
-        0.01,
-        "median ITL",
-    );
-    within(
-        f(&r, "mean_e2el_ms"),
-        f(&truth["e2el_ms"], "mean"),
-        0.01,
-        "mean E2EL",
-    );
-    let truth_tpot = (f(&truth["e2el_ms"], "mean") - f(&truth["ttft_ms"], "mean")) / 19.0;
-    within(f(&r, "mean_tpot_ms"), truth_tpot, 0.01, "mean TPOT");
-    // And the schedule itself, loosely: other tests may share the CPU
-    // (the simulator's own fidelity is tested in sim_timing.rs).
-    within(f(&r, "mean_ttft_ms"), 100.0, 0.05, "TTFT vs schedule");
-    within(f(&r, "median_itl_ms"), 20.0, 0.05, "ITL vs schedule");
-    // Throughputs over the measured duration: first request read to last token sent.
-    let rows = rows.as_array().expect("rows");
-    let first = rows
-        .iter()
-        .map(|x| f(x, "arrived_us"))
-        .fold(f64::INFINITY, f64::min);
-    let last = rows
-        .iter()
-        .filter_map(|x| x["sent_us"].as_array()?.last()?.as_f64())
-        .fold(0.0, f64::max);
-    let truth_duration = (last - first) / 1e6;
-    within(f(&r, "duration"), truth_duration, 0.01, "duration");
-    within(
-        f(&r, "request_throughput"),
-        32.0 / truth_duration,
-        0.01,
-        "request throughput",
-    );
-    within(
-        f(&r, "output_throughput"),
-        640.0 / truth_duration,
-        0.01,
-        "output throughput",
-    );
-    within(
-        f(&r, "total_token_throughput"),
-        (640.0 + 2048.0) / truth_duration,
-        0.01,
-        "total throughput",
-    );
-    // Every request meets ttft <= 150 and tpot <= 25: goodput == throughput.
-    within(
-        f(&r, "request_goodput"),
-        f(&r, "request_throughput"),
-        1e-9,
-        "goodput",
-    );
-    assert!(
-        stderr.contains("Serving Benchmark Result") && stderr.contains("Mean TTFT (ms):"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("infmax bench: 32/32 done"),
-        "plain progress lines in CI: {stderr}"
-    );
 }
 
 #[test]
@@ -333,12 +202,14 @@ fn chat_backend_counts_reasoning_and_ignores_the_role_chunk() {
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(r["total_output_tokens"], 80);
     assert_eq!(r["backend"], "openai-chat");
+    // The role chunk comes at once, the first reasoning token after 30 ms:
+    // the client's TTFT can be neither before the server sent that token nor
+    // near zero. (Exact fidelity is tested in bench_fidelity.rs.)
     let truth = get(&sim.addr, "/sim/stats").json();
-    within(
-        f(&r, "mean_ttft_ms"),
-        f(&truth["ttft_ms"], "mean"),
-        0.05,
-        "TTFT is the first reasoning token, not the empty role chunk",
+    let (ttft, true_ttft) = (f(&r, "mean_ttft_ms"), f(&truth["ttft_ms"], "mean"));
+    assert!(
+        ttft >= true_ttft && ttft < true_ttft + 20.0,
+        "TTFT is the first reasoning token, not the empty role chunk: {ttft} vs {true_ttft}"
     );
     assert!(
         f(&r, "total_reasoning_tokens") > 0.0 && f(&r, "total_answer_tokens") > 0.0,
@@ -695,5 +566,4 @@ fn server_wait_ready_timeout_and_death() {
         stderr.contains("CUDA out of memory"),
         "the log's last lines: {stderr}"
     );
-    let _ = Duration::ZERO;
 }
