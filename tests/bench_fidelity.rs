@@ -65,7 +65,7 @@ fn every_metric_within_one_percent_of_the_truth() {
         "--served-model-name",
         "m",
         "--ttft-ms",
-        "100",
+        "200",
         "--itl-ms",
         "20",
     ]);
@@ -84,7 +84,7 @@ fn every_metric_within_one_percent_of_the_truth() {
             "--max-concurrency",
             "8",
             "--goodput",
-            "ttft:150",
+            "ttft:300",
             "tpot:25",
         ],
     );
@@ -132,7 +132,7 @@ fn every_metric_within_one_percent_of_the_truth() {
     within(f(&r, "mean_tpot_ms"), truth_tpot, 0.01, "mean TPOT");
     // And the schedule itself, loosely: other tests may share the CPU
     // (the simulator's own fidelity is tested in sim_timing.rs).
-    within(f(&r, "mean_ttft_ms"), 100.0, 0.05, "TTFT vs schedule");
+    within(f(&r, "mean_ttft_ms"), 200.0, 0.05, "TTFT vs schedule");
     within(f(&r, "median_itl_ms"), 20.0, 0.05, "ITL vs schedule");
     // Throughputs over the measured duration: first request read to last token sent.
     let rows = rows.as_array().expect("rows");
@@ -164,7 +164,7 @@ fn every_metric_within_one_percent_of_the_truth() {
         0.01,
         "total throughput",
     );
-    // Every request meets ttft <= 150 and tpot <= 25: goodput == throughput.
+    // Every request meets ttft <= 300 and tpot <= 25: goodput == throughput.
     within(
         f(&r, "request_goodput"),
         f(&r, "request_throughput"),
