@@ -61,6 +61,7 @@ dsr1-fp4-gb200-dynamo-trt:
       conc-list: [16, 64]
 ";
 
+pub mod bench;
 pub mod sim;
 pub mod tokenizer;
 

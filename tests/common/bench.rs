@@ -1,0 +1,54 @@
+//! Running `infmax bench serve` against a simulator from tests.
+#![allow(dead_code)]
+
+use super::sim::SimProcess;
+use serde_json::Value;
+use std::process::{Command, Output};
+
+/// `infmax ARGS` as CI runs it (plain progress lines, no annotations).
+pub fn infmax(args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_infmax"));
+    cmd.args(args)
+        .env_remove("GITHUB_ACTIONS")
+        .env("CI", "true");
+    cmd.output().expect("infmax runs")
+}
+
+/// Runs `bench serve` against `sim` and returns (exit code, result JSON, stderr).
+pub fn bench(
+    sim: &SimProcess,
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> (Option<i32>, Value, String) {
+    let url = sim.url();
+    let mut args = vec![
+        "bench",
+        "serve",
+        "--model",
+        "m",
+        "--base-url",
+        &url,
+        "--save-result",
+        "--result-dir",
+        dir.to_str().expect("utf8 path"),
+        "--result-filename",
+        "r.json",
+        "--ignore-eos",
+        "--percentile-metrics",
+        "ttft,tpot,itl,e2el",
+        "--metric-percentiles",
+        "50,99",
+    ];
+    args.extend_from_slice(extra);
+    let out = infmax(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let text = std::fs::read_to_string(dir.join("r.json"))
+        .unwrap_or_else(|_| panic!("result written; stderr:\n{stderr}"));
+    let v: Value = serde_json::from_str(&text).expect("result is JSON");
+    (out.status.code(), v, stderr)
+}
+
+pub fn f(v: &Value, k: &str) -> f64 {
+    v[k].as_f64()
+        .unwrap_or_else(|| panic!("{k} is a number in {v}"))
+}
