@@ -1430,16 +1430,7 @@ fn fetch(a: &FetchArgs) -> Result<()> {
     }
     for x in chosen {
         let name = x["name"].as_str().unwrap_or("artifact");
-        let safe: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let safe = crate::fsutil::safe_file_name(name);
         if x["expired"] == serde_json::Value::Bool(true) {
             eprintln!("infmax: artifact {name} has expired; skipped");
             continue;

@@ -23,6 +23,20 @@ pub fn read_input(path: &Path) -> Result<String, Diagnostic> {
     }
 }
 
+/// A file name made of `[A-Za-z0-9._-]` only (anything else becomes `_`), for
+/// names built from config values and artifact names.
+pub fn safe_file_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Writes `data` to `path` through a temporary file in the same directory and
 /// a rename, so readers see either the old file or the whole new one.
 pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {

@@ -233,15 +233,7 @@ fn result_name(e: &MatrixEntry, conc: u32) -> String {
             m.runner
         ),
     };
-    raw.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    crate::fsutil::safe_file_name(&raw)
 }
 
 fn job_env(e: &MatrixEntry, name: &str) -> process::Env {

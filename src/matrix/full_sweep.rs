@@ -1,6 +1,6 @@
 //! `matrix full-sweep`: every configuration, narrowed by filters.
 
-use super::{MatrixEntry, NodeKind, bound, multi_entry, single_entry};
+use super::{MatrixEntry, NodeKind, any_or_all, bound, multi_entry, single_entry};
 use crate::config::{
     Concurrency, ConfigEntry, MasterConfigs, MultiNodeItem, SingleNodeItem, Topology, expand_range,
 };
@@ -43,10 +43,6 @@ impl Default for FullSweep {
             nodes: NodeKind::Both,
         }
     }
-}
-
-fn any_or_all(values: &[String], pred: impl Fn(&str) -> bool) -> bool {
-    values.is_empty() || values.iter().any(|v| pred(v))
 }
 
 impl FullSweep {

@@ -157,6 +157,11 @@ pub fn multi_entry(
     }
 }
 
+/// A list filter: an empty list keeps everything, else one value must match.
+pub(crate) fn any_or_all(values: &[String], pred: impl Fn(&str) -> bool) -> bool {
+    values.is_empty() || values.iter().any(|v| pred(v))
+}
+
 /// Converts a signed CLI bound that has been checked to be > 0.
 pub(crate) fn bound(v: i64) -> u32 {
     u32::try_from(v).unwrap_or(u32::MAX)

@@ -1,7 +1,7 @@
 //! `matrix runner-model-sweep`: a smoke test of every node of one runner type,
 //! one small 1k1k job per (config, node).
 
-use super::{MatrixEntry, NodeKind, multi_entry, single_entry};
+use super::{MatrixEntry, NodeKind, any_or_all, multi_entry, single_entry};
 use crate::config::{Concurrency, ConfigEntry, MasterConfigs, Topology};
 use crate::error::{Error, Result};
 use crate::runners::RunnerConfig;
@@ -106,14 +106,11 @@ impl RunnerModelSweep {
     }
 
     fn keeps(&self, cfg: &ConfigEntry) -> bool {
-        let any = |values: &[String], pred: &dyn Fn(&str) -> bool| {
-            values.is_empty() || values.iter().any(|v| pred(v))
-        };
         cfg.runner == self.runner_type
             && self.nodes.keeps(cfg)
-            && any(&self.model_prefix, &|p| cfg.key.as_str().starts_with(p))
-            && any(&self.precision, &|p| cfg.precision == p)
-            && any(&self.framework, &|f| cfg.framework == f)
+            && any_or_all(&self.model_prefix, |p| cfg.key.as_str().starts_with(p))
+            && any_or_all(&self.precision, |p| cfg.precision == p)
+            && any_or_all(&self.framework, |f| cfg.framework == f)
     }
 }
 

@@ -59,7 +59,8 @@ pub fn gather(dir: &Path) -> Result<Vec<Value>> {
     Ok(out)
 }
 
-fn s(v: &Value, k: &str) -> String {
+/// A result field as table text (empty for a missing or null field).
+pub fn field_text(v: &Value, k: &str) -> String {
     match &v[k] {
         Value::String(x) => x.clone(),
         Value::Null => String::new(),
@@ -86,8 +87,8 @@ fn cmp_keys(a: &Value, b: &Value, keys: &[&str]) -> Ordering {
                 .as_f64()
                 .unwrap_or(0.0)
                 .total_cmp(&y.as_f64().unwrap_or(0.0)),
-            (x, y) => s(a, k)
-                .cmp(&s(b, k))
+            (x, y) => field_text(a, k)
+                .cmp(&field_text(b, k))
                 .then_with(|| x.is_null().cmp(&y.is_null())),
         };
         if o != Ordering::Equal {
@@ -165,17 +166,17 @@ pub fn single_node_table(results: &[Value]) -> Option<Table> {
         .iter()
         .map(|r| {
             let mut c = vec![
-                s(r, "infmax_model_prefix"),
-                s(r, "model"),
-                s(r, "hw").to_uppercase(),
-                s(r, "framework").to_uppercase(),
-                s(r, "precision").to_uppercase(),
-                s(r, "isl"),
-                s(r, "osl"),
-                s(r, "tp"),
-                s(r, "ep"),
-                s(r, "dp_attention"),
-                s(r, "conc"),
+                field_text(r, "infmax_model_prefix"),
+                field_text(r, "model"),
+                field_text(r, "hw").to_uppercase(),
+                field_text(r, "framework").to_uppercase(),
+                field_text(r, "precision").to_uppercase(),
+                field_text(r, "isl"),
+                field_text(r, "osl"),
+                field_text(r, "tp"),
+                field_text(r, "ep"),
+                field_text(r, "dp_attention"),
+                field_text(r, "conc"),
             ];
             c.extend(metric_cells(r));
             c
@@ -236,24 +237,24 @@ pub fn multi_node_table(results: &[Value]) -> Option<Table> {
         .iter()
         .map(|r| {
             let mut c = vec![
-                s(r, "infmax_model_prefix"),
-                s(r, "model"),
-                s(r, "hw").to_uppercase(),
-                s(r, "framework").to_uppercase(),
-                s(r, "precision").to_uppercase(),
-                s(r, "isl"),
-                s(r, "osl"),
-                s(r, "prefill_tp"),
-                s(r, "prefill_ep"),
-                s(r, "prefill_dp_attention"),
-                s(r, "prefill_num_workers"),
-                s(r, "num_prefill_gpu"),
-                s(r, "decode_tp"),
-                s(r, "decode_ep"),
-                s(r, "decode_dp_attention"),
-                s(r, "decode_num_workers"),
-                s(r, "num_decode_gpu"),
-                s(r, "conc"),
+                field_text(r, "infmax_model_prefix"),
+                field_text(r, "model"),
+                field_text(r, "hw").to_uppercase(),
+                field_text(r, "framework").to_uppercase(),
+                field_text(r, "precision").to_uppercase(),
+                field_text(r, "isl"),
+                field_text(r, "osl"),
+                field_text(r, "prefill_tp"),
+                field_text(r, "prefill_ep"),
+                field_text(r, "prefill_dp_attention"),
+                field_text(r, "prefill_num_workers"),
+                field_text(r, "num_prefill_gpu"),
+                field_text(r, "decode_tp"),
+                field_text(r, "decode_ep"),
+                field_text(r, "decode_dp_attention"),
+                field_text(r, "decode_num_workers"),
+                field_text(r, "num_decode_gpu"),
+                field_text(r, "conc"),
             ];
             c.extend(metric_cells(r));
             c

@@ -213,16 +213,6 @@ pub fn svg(title: &str, series: &[(String, Vec<Point>)]) -> String {
     o
 }
 
-fn s(v: &Value, k: &str) -> String {
-    v[k].as_str().map(String::from).unwrap_or_else(|| {
-        if v[k].is_null() {
-            String::new()
-        } else {
-            v[k].to_string()
-        }
-    })
-}
-
 /// Charts keyed by (model prefix, seq-len name), each with its series.
 /// A chart's lines: (label, points).
 pub type Series = Vec<(String, Vec<Point>)>;
@@ -240,18 +230,18 @@ pub fn charts(results: &[Value]) -> BTreeMap<(String, String), Series> {
         .name();
         let mut label = format!(
             "{} {} {}",
-            s(r, "hw").to_uppercase(),
-            s(r, "framework"),
-            s(r, "precision")
+            collect::field_text(r, "hw").to_uppercase(),
+            collect::field_text(r, "framework"),
+            collect::field_text(r, "precision")
         );
-        let spec = s(r, "spec_decoding");
+        let spec = collect::field_text(r, "spec_decoding");
         if !spec.is_empty() && spec != "none" {
             label.push_str(&format!(" {spec}"));
         }
         if r["is_multinode"] == Value::Bool(true) {
             label.push_str(" (multi-node)");
         }
-        out.entry((s(r, "infmax_model_prefix"), seq))
+        out.entry((collect::field_text(r, "infmax_model_prefix"), seq))
             .or_default()
             .entry(label)
             .or_default()
@@ -295,16 +285,7 @@ pub fn write(results: &[Value], out: &Path, notice: Option<&str>) -> Result<Vec<
             &format!("{model} {seq}: throughput per GPU vs interactivity"),
             &series,
         );
-        let name: String = format!("{model}_{seq}.svg")
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let name = fsutil::safe_file_name(&format!("{model}_{seq}.svg"));
         let path = out.join(&name);
         fsutil::atomic_write(&path, svg.as_bytes())
             .map_err(|e| Error::env(format!("cannot write {}: {e}", path.display())))?;
