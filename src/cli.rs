@@ -36,6 +36,10 @@ use std::process::ExitCode;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Append the step outputs `result-file` and `summary-file` (the files this
+    /// command wrote) to $GITHUB_OUTPUT; the composite action sets this.
+    #[arg(long, global = true, env = "INFMAX_FILE_OUTPUTS")]
+    file_outputs: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -822,8 +826,46 @@ fn report(e: &Error) {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
-    match cli.command {
-        Command::Validate(a) => validate(&a),
+    let files = dispatch(cli.command)?;
+    if cli.file_outputs {
+        github::output::write_file_outputs(files.result.as_deref(), files.summary.as_deref())?;
+    }
+    files.failed.map_or(Ok(()), Err)
+}
+
+/// The files a command wrote, for `--file-outputs`, and the check it failed
+/// after writing them (exit 4): the outputs still name the files.
+#[derive(Default)]
+struct Written {
+    result: Option<PathBuf>,
+    summary: Option<PathBuf>,
+    failed: Option<Error>,
+}
+
+impl Written {
+    fn result(p: impl Into<PathBuf>) -> Self {
+        Written {
+            result: Some(p.into()),
+            ..Written::default()
+        }
+    }
+    fn both(result: impl Into<PathBuf>, summary: impl Into<PathBuf>) -> Self {
+        Written {
+            result: Some(result.into()),
+            summary: Some(summary.into()),
+            failed: None,
+        }
+    }
+    fn failing(mut self, e: Option<Error>) -> Self {
+        self.failed = e;
+        self
+    }
+}
+
+fn dispatch(command: Command) -> Result<Written> {
+    let none = |r: Result<()>| r.map(|()| Written::default());
+    match command {
+        Command::Validate(a) => none(validate(&a)),
         Command::Matrix(m) => {
             let m = *m;
             let (output, out_args) = match m {
@@ -832,22 +874,22 @@ pub fn run(cli: Cli) -> Result<()> {
                 MatrixCommand::RunnerModelSweep(a) => (runner_model_sweep(&a)?, a.output),
                 MatrixCommand::Changelog(a) => (changelog_cmd(&a)?, a.output),
             };
-            emit(&output, &out_args)
+            none(emit(&output, &out_args))
         }
-        Command::Sim(a) => crate::sim::run(sim_options(&a)?),
+        Command::Sim(a) => none(crate::sim::run(sim_options(&a)?)),
         Command::Run(a) => run_cmd(&a),
         Command::Bench(b) => match *b {
             BenchCommand::Serve(a) => bench_serve(&a),
         },
         Command::Server(s) => match *s {
-            ServerCommand::Wait(a) => server_wait(&a),
+            ServerCommand::Wait(a) => none(server_wait(&a)),
         },
         Command::Result(r) => match *r {
             ResultCommand::Process(a) => {
                 let env = crate::results::process::env_from_process();
                 let out = crate::results::process::run(a.result_file.as_deref(), &a.out_dir, &env)?;
                 println!("{}", out.display());
-                Ok(())
+                Ok(Written::result(out))
             }
         },
         Command::Collect(c) => match *c {
@@ -858,13 +900,18 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(e) => match *e {
             EvalCommand::Run(a) => eval_run(&a),
         },
-        Command::Fetch(a) => fetch(&a),
+        Command::Fetch(a) => none(fetch(&a)),
         Command::Report(a) => {
             let results = crate::results::collect::gather(&a.dir)?;
-            for p in crate::results::report::write(&results, &a.out, None)? {
+            let written = crate::results::report::write(&results, &a.out, None)?;
+            for p in &written {
                 println!("{}", p.display());
             }
-            Ok(())
+            Ok(Written {
+                result: None,
+                summary: written.into_iter().find(|p| p.ends_with("report.html")),
+                failed: None,
+            })
         }
     }
 }
@@ -1251,22 +1298,26 @@ fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
     })
 }
 
-fn bench_serve(a: &BenchServeArgs) -> Result<()> {
+fn bench_serve(a: &BenchServeArgs) -> Result<Written> {
     let opts = bench_options(a)?;
     let out = crate::bench::run(&opts)?;
     eprint!("{}", out.summary);
     if let Some(p) = &opts.result_path {
         println!("{}", p.display());
     }
+    let written = Written {
+        result: opts.result_path.clone(),
+        ..Written::default()
+    };
     if let Some(why) = &out.aborted {
-        return Err(Error::Failed(format!(
+        return Ok(written.failing(Some(Error::Failed(format!(
             "benchmark aborted: {why}; the result keeps what was measured (aborted: true)"
-        )));
+        )))));
     }
     let attempted = out.metrics.completed + out.metrics.failed;
     let rate = out.metrics.failed as f64 / attempted.max(1) as f64;
     if rate > opts.max_failure_rate {
-        return Err(Error::Failed(format!(
+        return Ok(written.failing(Some(Error::Failed(format!(
             "{} of {attempted} requests failed ({:.1}%, above --max-failure-rate {:.1}%): {}",
             out.metrics.failed,
             rate * 100.0,
@@ -1277,9 +1328,9 @@ fn bench_serve(a: &BenchServeArgs) -> Result<()> {
                 .map(|(k, n)| format!("{k} x{n}"))
                 .collect::<Vec<_>>()
                 .join(", ")
-        )));
+        )))));
     }
-    Ok(())
+    Ok(written)
 }
 
 fn server_wait(a: &ServerWaitArgs) -> Result<()> {
@@ -1318,8 +1369,19 @@ fn write_json(path: &Path, v: &impl serde::Serialize) -> Result<()> {
         .map_err(|e| Error::env(format!("cannot write {}: {e}", path.display())))
 }
 
-fn print_and_summarise(markdown: &str, step_summary: bool, artifact: &str) -> Result<()> {
+/// Prints the tables, keeps them as a Markdown file beside the aggregate
+/// (`name.md` for `name.json`; the step summary may have to be cut to fit),
+/// and appends them to the step summary when asked. Returns the file.
+fn print_and_summarise(
+    markdown: &str,
+    step_summary: bool,
+    out_dir: &Path,
+    artifact: &str,
+) -> Result<PathBuf> {
     print!("{markdown}");
+    let md_path = out_dir.join(Path::new(artifact).with_extension("md"));
+    crate::fsutil::atomic_write(&md_path, markdown.as_bytes())
+        .map_err(|e| Error::env(format!("cannot write {}: {e}", md_path.display())))?;
     if step_summary {
         let fitted = crate::results::markdown::fit(
             markdown,
@@ -1328,10 +1390,10 @@ fn print_and_summarise(markdown: &str, step_summary: bool, artifact: &str) -> Re
         );
         github::output::append_step_summary(&fitted)?;
     }
-    Ok(())
+    Ok(md_path)
 }
 
-fn collect_results(a: &CollectArgs) -> Result<()> {
+fn collect_results(a: &CollectArgs) -> Result<Written> {
     check_name(&a.name)?;
     let results = crate::results::collect::gather(&a.dir)?;
     let file = format!("agg_{}.json", a.name);
@@ -1342,14 +1404,16 @@ fn collect_results(a: &CollectArgs) -> Result<()> {
         a.dir.display(),
         a.out_dir.join(&file).display()
     );
-    print_and_summarise(
+    let md = print_and_summarise(
         &crate::results::collect::tables(&results),
         a.step_summary,
+        &a.out_dir,
         &file,
-    )
+    )?;
+    Ok(Written::both(a.out_dir.join(&file), md))
 }
 
-fn collect_evals(a: &CollectEvalsArgs) -> Result<()> {
+fn collect_evals(a: &CollectEvalsArgs) -> Result<Written> {
     let c = &a.common;
     check_name(&c.name)?;
     let rows = crate::results::evals::gather(&c.dir)?;
@@ -1363,22 +1427,23 @@ fn collect_evals(a: &CollectEvalsArgs) -> Result<()> {
     );
     let mut md = String::from("### Evals\n\n");
     md.push_str(&crate::results::evals::table(&rows));
-    print_and_summarise(&md, c.step_summary, &file)?;
+    let md_path = print_and_summarise(&md, c.step_summary, &c.out_dir, &file)?;
+    let written = Written::both(c.out_dir.join(&file), md_path);
     if let Some(t) = &a.thresholds {
         let text = crate::fsutil::read_input(t).map_err(Error::invalid)?;
         let low = crate::results::evals::below_thresholds(&rows, &text, &t.display().to_string())?;
         if !low.is_empty() {
-            return Err(Error::Failed(format!(
+            return Ok(written.failing(Some(Error::Failed(format!(
                 "{} eval run(s) below their minimum score:\n  {}",
                 low.len(),
                 low.join("\n  ")
-            )));
+            )))));
         }
     }
-    Ok(())
+    Ok(written)
 }
 
-fn run_stats(a: &RunStatsArgs) -> Result<()> {
+fn run_stats(a: &RunStatsArgs) -> Result<Written> {
     use crate::github::{api, run_stats};
     let runners = crate::runners::load(&a.runner_config)?;
     let rt = api::runtime()?;
@@ -1394,7 +1459,8 @@ fn run_stats(a: &RunStatsArgs) -> Result<()> {
     write_json(&a.out_dir.join("run_stats.json"), &st)?;
     let mut md = format!("### Run {} jobs per GPU\n\n", a.run_id);
     md.push_str(&run_stats::table(&st));
-    print_and_summarise(&md, a.step_summary, "run_stats.json")
+    let md_path = print_and_summarise(&md, a.step_summary, &a.out_dir, "run_stats.json")?;
+    Ok(Written::both(a.out_dir.join("run_stats.json"), md_path))
 }
 
 fn fetch(a: &FetchArgs) -> Result<()> {
@@ -1448,7 +1514,7 @@ fn fetch(a: &FetchArgs) -> Result<()> {
     Ok(())
 }
 
-fn eval_run(a: &EvalRunArgs) -> Result<()> {
+fn eval_run(a: &EvalRunArgs) -> Result<Written> {
     let base_url = a
         .base_url
         .clone()
@@ -1479,10 +1545,10 @@ fn eval_run(a: &EvalRunArgs) -> Result<()> {
         meta,
     })?;
     println!("{}", out.display());
-    Ok(())
+    Ok(Written::result(out))
 }
 
-fn run_cmd(a: &RunArgs) -> Result<()> {
+fn run_cmd(a: &RunArgs) -> Result<Written> {
     use crate::run::{Engine, RunOptions};
     let engine = match (a.engine.as_str(), &a.server_cmd) {
         ("sim", None) => Engine::Sim,
@@ -1522,11 +1588,12 @@ fn run_cmd(a: &RunArgs) -> Result<()> {
         o.out.display(),
         o.out.join("report").join("report.html").display()
     );
+    let written = Written::both(o.out.join("agg_bmk.json"), o.out.join("summary.md"));
     if failed > 0 {
-        return Err(Error::Failed(format!(
+        return Ok(written.failing(Some(Error::Failed(format!(
             "{failed} benchmark(s) failed; see the lines marked FAIL above and the logs in {}",
             o.out.join("logs").display()
-        )));
+        )))));
     }
-    Ok(())
+    Ok(written)
 }

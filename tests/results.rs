@@ -105,6 +105,11 @@ fn collect_results_tables_and_step_summary() {
         "the step summary gets the same tables"
     );
     assert_eq!(
+        s.read("agg_bmk.md"),
+        String::from_utf8_lossy(&stdout_again),
+        "the tables are kept beside the aggregate"
+    );
+    assert_eq!(
         s.read("summary.md")
             .lines()
             .filter(|l| l.starts_with("| gptoss"))
@@ -194,7 +199,10 @@ fn collect_evals_table_and_thresholds() {
     s.write("ev/b/results_x.json", &harness(0.95));
     s.write("ev/b/results_not_harness.json", r#"{"other": 1}"#);
     s.write("floors.yaml", "gsm8k: 0.9\n");
+    let outputs = s.write("gh_output", "");
     s.infmax(&["collect", "evals", "ev", "--name", "all", "--thresholds", "floors.yaml"])
+        .env("INFMAX_FILE_OUTPUTS", "true")
+        .env("GITHUB_OUTPUT", &outputs)
         .assert()
         .code(4)
         .stdout_eq(str![[r#"
@@ -215,6 +223,19 @@ error: 1 eval run(s) below their minimum score:
     let rows: Value =
         serde_json::from_str(&s.read("agg_eval_all.json")).expect("written before the check");
     assert_eq!(rows[1]["source"], "a/out/results_2026-11-01.json");
+    // A failed check (exit 4) still names the files it wrote, for the action's outputs.
+    let recorded: Vec<String> = s
+        .read("gh_output")
+        .lines()
+        .filter(|l| !l.starts_with("ghadelimiter_"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(recorded.len(), 4, "{recorded:?}");
+    assert!(recorded[0].starts_with("result-file<<ghadelimiter_"));
+    assert_eq!(recorded[1], "./agg_eval_all.json");
+    assert!(recorded[2].starts_with("summary-file<<ghadelimiter_"));
+    assert_eq!(recorded[3], "./agg_eval_all.md");
+    assert!(s.read("agg_eval_all.md").contains("| gsm8k | 95.00%"));
     s.write("none/x.txt", "");
     s.infmax(&["collect", "evals", "none"])
         .assert()

@@ -54,7 +54,27 @@ fn env_file(var: &str, purpose: &str) -> Result<PathBuf> {
 
 /// Appends all `(name, value)` outputs to `$GITHUB_OUTPUT` in one write.
 pub fn write_outputs(pairs: &[(String, String)]) -> Result<()> {
-    let path = env_file("GITHUB_OUTPUT", "--github-output")?;
+    write_outputs_for(pairs, "--github-output")
+}
+
+/// The files a command wrote, as the step outputs `result-file` and
+/// `summary-file` (what the composite action exposes), for `--file-outputs`.
+pub fn write_file_outputs(
+    result: Option<&std::path::Path>,
+    summary: Option<&std::path::Path>,
+) -> Result<()> {
+    let pairs: Vec<(String, String)> = [("result-file", result), ("summary-file", summary)]
+        .into_iter()
+        .filter_map(|(n, p)| p.map(|p| (n.to_string(), p.display().to_string())))
+        .collect();
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    write_outputs_for(&pairs, "--file-outputs")
+}
+
+fn write_outputs_for(pairs: &[(String, String)], purpose: &str) -> Result<()> {
+    let path = env_file("GITHUB_OUTPUT", purpose)?;
     let text: String = pairs.iter().map(|(n, v)| record(n, v)).collect();
     fsutil::append(&path, text.as_bytes()).map_err(|e| {
         Error::env(format!(
