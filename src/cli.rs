@@ -590,6 +590,18 @@ enum MatrixCommand {
     RunnerModelSweep(RunnerModelSweepArgs),
     /// The jobs for the entries a change appends to the perf changelog.
     Changelog(ChangelogArgs),
+    /// One matrix entry as its benchmark job's environment (MODEL, TP, CONC, RESULT_FILENAME, ...).
+    JobEnv(JobEnvArgs),
+}
+
+#[derive(Args, Debug)]
+struct JobEnvArgs {
+    /// The entry's JSON (in a workflow: `toJson(matrix.config)` through `env:`).
+    #[arg(long, env = "INFMAX_ENTRY")]
+    entry: String,
+    /// Also append the variables to $GITHUB_ENV for the job's later steps.
+    #[arg(long, env = "INFMAX_GITHUB_ENV")]
+    github_env: bool,
 }
 
 /// The filters of a full sweep (shared by `matrix full-sweep` and `run`).
@@ -873,6 +885,7 @@ fn dispatch(command: Command) -> Result<Written> {
                 MatrixCommand::TestConfig(a) => (test_config_cmd(&a)?, a.output),
                 MatrixCommand::RunnerModelSweep(a) => (runner_model_sweep(&a)?, a.output),
                 MatrixCommand::Changelog(a) => (changelog_cmd(&a)?, a.output),
+                MatrixCommand::JobEnv(a) => return none(job_env_cmd(&a)),
             };
             none(emit(&output, &out_args))
         }
@@ -1010,6 +1023,22 @@ fn emit(output: &MatrixOutput, args: &OutputArgs) -> Result<()> {
     std::io::stdout()
         .lock()
         .write_all(json.as_bytes())
+        .map_err(|e| Error::env(format!("cannot write to stdout: {e}")))
+}
+
+/// Prints `KEY='VALUE'` lines (for `set -a; . file` or `eval`) and, when
+/// asked, appends the same variables to $GITHUB_ENV.
+fn job_env_cmd(a: &JobEnvArgs) -> Result<()> {
+    use crate::matrix::job_env;
+    let entry = job_env::parse_entry(&a.entry, "--entry")?;
+    let env = job_env::job_env(&entry);
+    if a.github_env {
+        let pairs: Vec<(String, String)> = env.clone().into_iter().collect();
+        github::output::write_env(&pairs)?;
+    }
+    std::io::stdout()
+        .lock()
+        .write_all(job_env::shell_lines(&env).as_bytes())
         .map_err(|e| Error::env(format!("cannot write to stdout: {e}")))
 }
 

@@ -12,7 +12,7 @@ use crate::fsutil;
 use crate::runners::RunnerConfig;
 use crate::seqlen::SeqLen;
 use crate::yaml::{self, Node, Pos};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -33,7 +33,9 @@ impl fmt::Display for ConfigKey {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 pub enum SpecDecoding {
     #[serde(rename = "mtp")]
     Mtp,
@@ -113,13 +115,14 @@ pub struct SingleNodeItem {
 }
 
 /// A prefill or decode worker group of a multi-node item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Worker {
     pub num_worker: u32,
     pub tp: u32,
     pub ep: u32,
     pub dp_attn: bool,
+    #[serde(default)]
     pub additional_settings: Vec<String>,
 }
 

@@ -6,6 +6,7 @@
 use crate::bench::{self, Backend, BenchOptions, dataset::DatasetSpec, metrics::Metric, progress};
 use crate::error::{Error, Result};
 use crate::matrix::MatrixEntry;
+use crate::matrix::job_env::{job_env_at, result_name};
 use crate::results::{collect, process, report};
 
 use std::path::PathBuf;
@@ -205,81 +206,6 @@ fn start_server(o: &RunOptions, e: &MatrixEntry, name: &str) -> Result<Server> {
     })
 }
 
-fn result_name(e: &MatrixEntry, conc: u32) -> String {
-    let raw = match e {
-        MatrixEntry::Single(s) => format!(
-            "{}_{}_{}_tp{}_ep{}_dpa{}_conc{}_{}_{}",
-            s.exp_name,
-            s.precision,
-            s.framework,
-            s.tp,
-            s.ep,
-            s.dp_attn,
-            conc,
-            s.spec_decoding.as_str(),
-            s.runner
-        ),
-        MatrixEntry::Multi(m) => format!(
-            "{}_{}_{}_p{}x{}_d{}x{}_conc{}_{}_{}",
-            m.exp_name,
-            m.precision,
-            m.framework,
-            m.prefill.num_worker,
-            m.prefill.tp,
-            m.decode.num_worker,
-            m.decode.tp,
-            conc,
-            m.spec_decoding.as_str(),
-            m.runner
-        ),
-    };
-    crate::fsutil::safe_file_name(&raw)
-}
-
-fn job_env(e: &MatrixEntry, name: &str) -> process::Env {
-    let mut env = process::Env::new();
-    let mut set = |k: &str, v: String| {
-        env.insert(k.to_string(), v);
-    };
-    let (_, runner, precision, framework, image, _) = common(e);
-    set("RUNNER_TYPE", runner.to_string());
-    set("FRAMEWORK", framework.to_string());
-    set("PRECISION", precision.to_string());
-    set("IMAGE", image.to_string());
-    set("RESULT_FILENAME", name.to_string());
-    match e {
-        MatrixEntry::Single(s) => {
-            set("SPEC_DECODING", s.spec_decoding.as_str().into());
-            set("ISL", s.isl.to_string());
-            set("OSL", s.osl.to_string());
-            set("DISAGG", s.disagg.to_string());
-            set("MODEL_PREFIX", s.model_prefix.clone());
-            set("TP", s.tp.to_string());
-            set("EP_SIZE", s.ep.to_string());
-            set("DP_ATTENTION", s.dp_attn.to_string());
-        }
-        MatrixEntry::Multi(m) => {
-            set("SPEC_DECODING", m.spec_decoding.as_str().into());
-            set("ISL", m.isl.to_string());
-            set("OSL", m.osl.to_string());
-            set("DISAGG", m.disagg.to_string());
-            set("MODEL_PREFIX", m.model_prefix.clone());
-            set("IS_MULTINODE", "true".into());
-            set("PREFILL_GPUS", m.prefill.gpus().to_string());
-            set("DECODE_GPUS", m.decode.gpus().to_string());
-            set("PREFILL_NUM_WORKERS", m.prefill.num_worker.to_string());
-            set("PREFILL_TP", m.prefill.tp.to_string());
-            set("PREFILL_EP", m.prefill.ep.to_string());
-            set("PREFILL_DP_ATTN", m.prefill.dp_attn.to_string());
-            set("DECODE_NUM_WORKERS", m.decode.num_worker.to_string());
-            set("DECODE_TP", m.decode.tp.to_string());
-            set("DECODE_EP", m.decode.ep.to_string());
-            set("DECODE_DP_ATTN", m.decode.dp_attn.to_string());
-        }
-    }
-    env
-}
-
 /// One benchmark of one entry at one concurrency: bench, then process.
 fn bench_one(o: &RunOptions, server: &Server, e: &MatrixEntry, conc: u32) -> Result<String> {
     let name = result_name(e, conc);
@@ -342,7 +268,7 @@ fn bench_one(o: &RunOptions, server: &Server, e: &MatrixEntry, conc: u32) -> Res
             out.metrics.errors
         )));
     }
-    process::run(Some(&raw), &o.out.join("processed"), &job_env(e, &name))?;
+    process::run(Some(&raw), &o.out.join("processed"), &job_env_at(e, conc))?;
     Ok(format!(
         "{:.1} tok/s total, TTFT {:.1} ms, TPOT {:.2} ms",
         out.metrics.total_token_throughput,

@@ -84,6 +84,19 @@ fn write_outputs_for(pairs: &[(String, String)], purpose: &str) -> Result<()> {
     })
 }
 
+/// Appends environment variables for the job's later steps to `$GITHUB_ENV`
+/// (same multi-line record form as outputs).
+pub fn write_env(pairs: &[(String, String)]) -> Result<()> {
+    let path = env_file("GITHUB_ENV", "--github-env")?;
+    let text: String = pairs.iter().map(|(n, v)| record(n, v)).collect();
+    fsutil::append(&path, text.as_bytes()).map_err(|e| {
+        Error::env(format!(
+            "cannot append to $GITHUB_ENV ({}): {e}",
+            path.display()
+        ))
+    })
+}
+
 /// Appends Markdown to `$GITHUB_STEP_SUMMARY`.
 pub fn append_step_summary(markdown: &str) -> Result<()> {
     let path = env_file("GITHUB_STEP_SUMMARY", "--step-summary")?;

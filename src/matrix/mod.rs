@@ -3,17 +3,18 @@
 
 pub mod evals;
 pub mod full_sweep;
+pub mod job_env;
 pub mod output;
 pub mod runner_model_sweep;
 pub mod test_config;
 
 use crate::config::{ConfigEntry, MultiNodeItem, SingleNodeItem, SpecDecoding, Worker};
 use crate::seqlen::SeqLen;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One single-node benchmark job. Field order is the output's key order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct SingleNodeEntry {
     pub image: String,
     pub model: String,
@@ -35,8 +36,8 @@ pub struct SingleNodeEntry {
 }
 
 /// One multi-node (prefill/decode) benchmark job; `conc` is the whole list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct MultiNodeEntry {
     pub image: String,
     pub model: String,
@@ -56,7 +57,7 @@ pub struct MultiNodeEntry {
     pub run_eval: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MatrixEntry {
     Single(SingleNodeEntry),

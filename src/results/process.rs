@@ -33,6 +33,12 @@ const MULTI: [&str; 10] = [
     "DECODE_DP_ATTN",
 ];
 
+/// The variables a run needs: the common ones plus the single- or multi-node set.
+pub fn required_vars(multinode: bool) -> Vec<&'static str> {
+    let extra: &[&str] = if multinode { &MULTI } else { &SINGLE };
+    COMMON.iter().chain(extra).copied().collect()
+}
+
 /// The job environment, as read (a map so tests need not touch the process env).
 pub type Env = BTreeMap<String, String>;
 
