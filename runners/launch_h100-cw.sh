@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# H100 nodes at cluster cw: Slurm with enroot/pyxis.
+# Runs the matrix entry's engine script (see runners/lib/launch.sh).
+set -euo pipefail
+# shellcheck source=runners/lib/launch.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/launch.sh"
+GPU_VENDOR=nvidia
+HF_CACHE="${HF_CACHE:-/mnt/vast/hf-hub-cache}"
+SLURM_PARTITION="${SLURM_PARTITION:-h100}"
+launch_enroot

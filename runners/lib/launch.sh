@@ -1,0 +1,126 @@
+# shellcheck shell=bash
+# Shared by runners/launch_<cluster>.sh: run one matrix entry's engine script
+# (benchmarks/…) inside the engine's container image, with the workspace and
+# the Hugging Face cache mounted and the job environment passed through.
+#
+# Called from the benchmark job (.github/workflows/benchmark-tmpl.yml) after
+# `infmax matrix job-env --github-env`, in the workspace root. Settings (a
+# cluster script sets the defaults it needs):
+#   HF_CACHE       host folder of the HF hub cache (mounted at /root/.cache/huggingface)
+#   GPU_VENDOR     nvidia | amd
+#   SLURM_PARTITION, SLURM_ACCOUNT, SLURM_TIME (slurm/enroot launchers)
+#   GPUS_PER_NODE  (slurm/enroot; default 8)
+
+: "${GPU_VENDOR:=nvidia}"
+: "${SLURM_TIME:=04:00:00}"
+: "${GPUS_PER_NODE:=8}"
+# What the engine scripts read; passed by name into the container.
+JOB_VARS=(IMAGE MODEL MODEL_PREFIX PRECISION FRAMEWORK RUNNER_TYPE ISL OSL SPEC_DECODING
+  EXP_NAME MAX_MODEL_LEN DISAGG RUN_EVAL IS_MULTINODE TP EP_SIZE DP_ATTENTION CONC
+  RESULT_FILENAME CONC_LIST RESULT_FILENAMES PREFILL_GPUS DECODE_GPUS PREFILL_NUM_WORKERS
+  PREFILL_TP PREFILL_EP PREFILL_DP_ATTN PREFILL_ADDITIONAL_SETTINGS DECODE_NUM_WORKERS
+  DECODE_TP DECODE_EP DECODE_DP_ATTN DECODE_ADDITIONAL_SETTINGS HF_TOKEN PORT RESULT_DIR
+  NUM_PROMPTS EVAL_TASKS EVAL_LIMIT GPUS_PER_NODE)
+# Mount points inside the container.
+C_WORK=/workspace
+C_BIN=/opt/infmax/bin
+C_HF=/root/.cache/huggingface
+
+# benchmarks/{model-prefix}_{precision}_{gpu}_{framework}[_{spec-decoding}].sh,
+# gpu being the runner type's SKU (the part before the first `-`). Prints the
+# path; fails naming the expected file when it does not exist.
+bench_script() {
+  local root="${1:-.}" sku="${RUNNER_TYPE%%-*}" spec=""
+  if [ -n "${SPEC_DECODING:-}" ] && [ "$SPEC_DECODING" != none ]; then
+    spec="_$SPEC_DECODING"
+  fi
+  local path="benchmarks/${MODEL_PREFIX}_${PRECISION}_${sku}_${FRAMEWORK}${spec}.sh"
+  if [ ! -f "$root/$path" ]; then
+    echo "error: no engine script $path for $MODEL_PREFIX/$PRECISION/$RUNNER_TYPE/$FRAMEWORK (spec-decoding ${SPEC_DECODING:-none}); add it to benchmarks/" >&2
+    return 1
+  fi
+  echo "$path"
+}
+
+# The folder holding the infmax binary the job installed (mounted read-only).
+infmax_dir() {
+  local bin
+  bin="$(command -v infmax)" || {
+    echo "error: infmax is not on PATH; install it first (the action with no command does)" >&2
+    return 1
+  }
+  dirname "$(readlink -f "$bin")"
+}
+
+# A name for the job's container/allocation, so cleanup.sh can find leftovers.
+job_name() {
+  echo "infmax-${GITHUB_RUN_ID:-local}-${GITHUB_RUN_ATTEMPT:-1}-${RUNNER_NAME:-$(hostname)}" | tr -c 'A-Za-z0-9_.-\n' '-'
+}
+
+gpu_docker_args() {
+  case "$GPU_VENDOR" in
+    nvidia) echo "--gpus all" ;;
+    amd) echo "--device /dev/kfd --device /dev/dri --group-add video --security-opt seccomp=unconfined" ;;
+    *)
+      echo "error: GPU_VENDOR=$GPU_VENDOR: use nvidia or amd" >&2
+      return 1
+      ;;
+  esac
+}
+
+# The `docker run` argument list (without the image and command).
+docker_run_args() {
+  local gpu v bindir
+  gpu="$(gpu_docker_args)"
+  bindir="$(infmax_dir)"
+  read -ra DOCKER_ARGS <<<"$gpu"
+  DOCKER_ARGS+=(--rm --name "$(job_name)" --label infmax=1 --network host --ipc host
+    --shm-size 16g -v "$PWD:$C_WORK" -w "$C_WORK" -v "$bindir:$C_BIN:ro"
+    -v "${HF_CACHE:?set HF_CACHE to the host HF hub cache}:$C_HF" -e "PATH=$C_BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+  for v in "${JOB_VARS[@]}"; do
+    if [ -n "${!v+x}" ]; then
+      DOCKER_ARGS+=(-e "$v")
+    fi
+  done
+}
+
+# One host: the runner itself runs the container.
+launch_docker() {
+  local script
+  script="$(bench_script .)"
+  docker_run_args
+  docker run "${DOCKER_ARGS[@]}" "$IMAGE" bash "$script"
+}
+
+# Slurm with Docker on the compute node: one node allocated with salloc,
+# the container started there with srun.
+launch_slurm() {
+  local script
+  script="$(bench_script .)"
+  docker_run_args
+  salloc --job-name "$(job_name)" --nodes 1 --exclusive --gres "gpu:$GPUS_PER_NODE" \
+    --time "$SLURM_TIME" ${SLURM_PARTITION:+--partition "$SLURM_PARTITION"} \
+    ${SLURM_ACCOUNT:+--account "$SLURM_ACCOUNT"} \
+    srun --ntasks 1 docker run "${DOCKER_ARGS[@]}" "$IMAGE" bash "$script"
+}
+
+# Slurm with enroot/pyxis: the image is imported by pyxis; multi-node
+# entries get as many nodes as their prefill and decode GPUs need, and the
+# engine script runs on the first node (it starts workers with srun).
+launch_enroot() {
+  local script nodes=1 bindir
+  script="$(bench_script .)"
+  bindir="$(infmax_dir)"
+  if [ "${IS_MULTINODE:-false}" = true ]; then
+    nodes=$(((PREFILL_GPUS + DECODE_GPUS + GPUS_PER_NODE - 1) / GPUS_PER_NODE))
+  fi
+  export PATH="$C_BIN:$PATH"
+  salloc --job-name "$(job_name)" --nodes "$nodes" --exclusive --gres "gpu:$GPUS_PER_NODE" \
+    --time "$SLURM_TIME" ${SLURM_PARTITION:+--partition "$SLURM_PARTITION"} \
+    ${SLURM_ACCOUNT:+--account "$SLURM_ACCOUNT"} \
+    srun --nodes 1 --ntasks 1 --export ALL \
+    --container-image "$IMAGE" \
+    --container-mounts "$PWD:$C_WORK,$bindir:$C_BIN:ro,${HF_CACHE:?set HF_CACHE to the host HF hub cache}:$C_HF" \
+    --container-workdir "$C_WORK" \
+    bash "$script"
+}
