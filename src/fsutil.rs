@@ -44,6 +44,8 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
+    // Output folders (--out-dir, --result-dir) are created as needed.
+    std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".infmax-tmp-")
         .tempfile_in(dir)?;
@@ -77,6 +79,9 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&p).expect("read"), "second");
         let leftovers = std::fs::read_dir(dir.path()).expect("ls").count();
         assert_eq!(leftovers, 1, "no temporary file left behind");
+        let nested = dir.path().join("a/b/out.json");
+        atomic_write(&nested, b"x").expect("creates the folders");
+        assert_eq!(std::fs::read_to_string(&nested).expect("read"), "x");
     }
 
     #[test]
