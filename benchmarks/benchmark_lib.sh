@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Helpers for the engine scripts in this folder. Source it, start the engine
-# with `start_server CMD...`, then call `run_all` (or the steps one by one).
+# (`serve_vllm`, `serve_sglang`, ... from engines.sh, or `start_server CMD...`),
+# then call `run_all` (or the steps one by one).
 #
 # The job environment comes from `infmax matrix job-env` (MODEL, TP, EP_SIZE,
 # DP_ATTENTION, CONC, ISL, OSL, MAX_MODEL_LEN, RESULT_FILENAME, RUN_EVAL, ...;
@@ -129,3 +130,6 @@ run_all() {
   fi
   run_eval_if_marked
 }
+
+# shellcheck source=benchmarks/engines.sh
+source "$BENCH_DIR/engines.sh"

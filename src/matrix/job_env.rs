@@ -65,24 +65,34 @@ pub fn result_name(e: &MatrixEntry, conc: u32) -> String {
 /// separated, in the same order), and `CONC`/`RESULT_FILENAME` of the first.
 pub fn job_env(e: &MatrixEntry) -> JobEnv {
     let mut env = JobEnv::new();
+    // The fields both kinds of entry have, by JSON key (kebab-case) -> VAR.
+    let json = serde_json::to_value(e).unwrap_or_default();
+    for (key, var) in [
+        ("image", "IMAGE"),
+        ("model", "MODEL"),
+        ("model-prefix", "MODEL_PREFIX"),
+        ("precision", "PRECISION"),
+        ("framework", "FRAMEWORK"),
+        ("runner", "RUNNER_TYPE"),
+        ("isl", "ISL"),
+        ("osl", "OSL"),
+        ("spec-decoding", "SPEC_DECODING"),
+        ("exp-name", "EXP_NAME"),
+        ("max-model-len", "MAX_MODEL_LEN"),
+        ("disagg", "DISAGG"),
+        ("run-eval", "RUN_EVAL"),
+    ] {
+        let text = match &json[key] {
+            serde_json::Value::String(v) => v.clone(),
+            v => v.to_string(),
+        };
+        env.insert(var.to_string(), text);
+    }
     let mut set = |k: &str, v: String| {
         env.insert(k.to_string(), v);
     };
     match e {
         MatrixEntry::Single(s) => {
-            set("IMAGE", s.image.clone());
-            set("MODEL", s.model.clone());
-            set("MODEL_PREFIX", s.model_prefix.clone());
-            set("PRECISION", s.precision.clone());
-            set("FRAMEWORK", s.framework.clone());
-            set("RUNNER_TYPE", s.runner.clone());
-            set("ISL", s.isl.to_string());
-            set("OSL", s.osl.to_string());
-            set("SPEC_DECODING", s.spec_decoding.as_str().into());
-            set("EXP_NAME", s.exp_name.clone());
-            set("MAX_MODEL_LEN", s.max_model_len.to_string());
-            set("DISAGG", s.disagg.to_string());
-            set("RUN_EVAL", s.run_eval.to_string());
             set("IS_MULTINODE", "false".into());
             set("TP", s.tp.to_string());
             set("EP_SIZE", s.ep.to_string());
@@ -91,19 +101,6 @@ pub fn job_env(e: &MatrixEntry) -> JobEnv {
             set("RESULT_FILENAME", result_name(e, s.conc));
         }
         MatrixEntry::Multi(m) => {
-            set("IMAGE", m.image.clone());
-            set("MODEL", m.model.clone());
-            set("MODEL_PREFIX", m.model_prefix.clone());
-            set("PRECISION", m.precision.clone());
-            set("FRAMEWORK", m.framework.clone());
-            set("RUNNER_TYPE", m.runner.clone());
-            set("ISL", m.isl.to_string());
-            set("OSL", m.osl.to_string());
-            set("SPEC_DECODING", m.spec_decoding.as_str().into());
-            set("EXP_NAME", m.exp_name.clone());
-            set("MAX_MODEL_LEN", m.max_model_len.to_string());
-            set("DISAGG", m.disagg.to_string());
-            set("RUN_EVAL", m.run_eval.to_string());
             set("IS_MULTINODE", "true".into());
             set("PREFILL_GPUS", m.prefill.gpus().to_string());
             set("DECODE_GPUS", m.decode.gpus().to_string());
@@ -169,6 +166,10 @@ mod tests {
         assert_eq!(env["EP_SIZE"], "1");
         assert_eq!(env["DP_ATTENTION"], "false");
         assert_eq!(env["RUN_EVAL"], "true");
+        assert_eq!(env["MODEL"], "openai/gpt-oss-120b");
+        assert_eq!(env["MAX_MODEL_LEN"], "2248");
+        assert_eq!(env["SPEC_DECODING"], "none");
+        assert_eq!(env["RUNNER_TYPE"], "h100");
         assert_eq!(env["IS_MULTINODE"], "false");
         assert_eq!(
             env["RESULT_FILENAME"],
@@ -192,6 +193,9 @@ mod tests {
             "dsr1_1k1k_fp4_dynamo-trt_p2x4_d1x16_conc64_mtp_gb200 dsr1_1k1k_fp4_dynamo-trt_p2x4_d1x16_conc128_mtp_gb200"
         );
         assert_eq!(env["PREFILL_GPUS"], "8");
+        assert_eq!(env["SPEC_DECODING"], "mtp");
+        assert_eq!(env["DISAGG"], "true");
+        assert_eq!(env["EXP_NAME"], "dsr1_1k1k");
         assert_eq!(env["DECODE_ADDITIONAL_SETTINGS"], "");
         assert_eq!(job_env_at(&e, 128)["CONC"], "128");
         let missing: Vec<_> = crate::results::process::required_vars(true)
