@@ -144,6 +144,49 @@ fn classify(e: &reqwest::Error) -> ErrorKind {
     }
 }
 
+/// A request body that notes when the HTTP stack first asks for it: the
+/// moment the request goes onto its connection (the head is written with
+/// it). That is the send time; the task's start can be earlier by however long
+/// a burst of requests queues in the client, which is not the server's time.
+struct TimedBody {
+    data: Option<bytes::Bytes>,
+    len: u64,
+    first_poll: std::sync::Arc<std::sync::OnceLock<Instant>>,
+}
+
+impl TimedBody {
+    fn new(data: bytes::Bytes) -> (Self, std::sync::Arc<std::sync::OnceLock<Instant>>) {
+        let first_poll = std::sync::Arc::new(std::sync::OnceLock::new());
+        let body = TimedBody {
+            len: data.len() as u64,
+            data: Some(data),
+            first_poll: first_poll.clone(),
+        };
+        (body, first_poll)
+    }
+}
+
+impl http_body::Body for TimedBody {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        let _ = self.first_poll.set(Instant::now());
+        std::task::Poll::Ready(self.data.take().map(|d| Ok(http_body::Frame::data(d))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_none()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.data.as_ref().map_or(0, |_| self.len))
+    }
+}
+
 /// Sends `body` to `url` and reads the answer. The record comes back filled
 /// in, failed or not; this never panics on what the server sends.
 pub async fn run(
@@ -158,14 +201,16 @@ pub async fn run(
     // so it is sent once more on a fresh connection (and timed from there).
     let mut attempt = 0;
     let (sent, deadline, resp) = loop {
-        let sent = Instant::now();
-        rec.sent = Some(sent);
-        let deadline = sent + timeout;
+        let started = Instant::now();
+        rec.sent = Some(started);
+        let deadline = started + timeout;
+        let (timed, first_poll) = TimedBody::new(body.clone());
         let send = client
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::ACCEPT, "text/event-stream")
-            .body(body.clone())
+            .header(reqwest::header::CONTENT_LENGTH, body.len())
+            .body(reqwest::Body::wrap(timed))
             .send();
         match tokio::time::timeout_at(deadline.into(), send).await {
             Err(_) => {
@@ -184,7 +229,13 @@ pub async fn run(
                 fail(&mut rec, classify(&e), e.to_string());
                 return rec;
             }
-            Ok(Ok(r)) => break (sent, deadline, r),
+            Ok(Ok(r)) => {
+                // Written by the time an answer came; `started` only if the
+                // stack answered without asking for the body.
+                let sent = first_poll.get().copied().unwrap_or(started);
+                rec.sent = Some(sent);
+                break (sent, deadline, r);
+            }
         }
     };
     let status = resp.status();

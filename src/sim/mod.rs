@@ -14,7 +14,7 @@ use crate::tokenizer::Tokenizer;
 use api::{ApiError, Endpoint, Prompt};
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -166,16 +166,35 @@ fn unavailable() -> Response {
     ))
 }
 
-async fn completions(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
-    generate(sim, Endpoint::Completions, &body).await
+/// When the request's head was parsed, before its body was read: the
+/// schedule and the truth record count from here, as a client counts from its
+/// send. (Reading and parsing a burst of large bodies takes the server
+/// milliseconds; that time is the server's, not the client's.)
+#[derive(Clone, Copy)]
+struct Arrived(Instant);
+
+async fn stamp_arrival(mut req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    req.extensions_mut().insert(Arrived(Instant::now()));
+    next.run(req).await
 }
 
-async fn chat(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
-    generate(sim, Endpoint::Chat, &body).await
+async fn completions(
+    State(sim): State<Arc<Sim>>,
+    Extension(Arrived(arrived)): Extension<Arrived>,
+    body: Bytes,
+) -> Response {
+    generate(sim, Endpoint::Completions, &body, arrived).await
 }
 
-async fn generate(sim: Arc<Sim>, endpoint: Endpoint, body: &[u8]) -> Response {
-    let arrived = Instant::now();
+async fn chat(
+    State(sim): State<Arc<Sim>>,
+    Extension(Arrived(arrived)): Extension<Arrived>,
+    body: Bytes,
+) -> Response {
+    generate(sim, Endpoint::Chat, &body, arrived).await
+}
+
+async fn generate(sim: Arc<Sim>, endpoint: Endpoint, body: &[u8], arrived: Instant) -> Response {
     if sim.starting() {
         return unavailable();
     }
@@ -383,6 +402,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/sim/stats", get(sim_stats))
         .route("/sim/requests", get(sim_requests))
         .route("/sim/reset", post(sim_reset))
+        .layer(axum::middleware::from_fn(stamp_arrival))
         .with_state(sim)
 }
 
