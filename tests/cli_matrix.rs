@@ -352,3 +352,69 @@ error: configs/test-master.yaml:13:28: dsr1-fp8-h100-vllm/seq-len-configs[0]/sea
 
 "#]]);
 }
+
+/// A matrix entry -> the job's environment, for a workflow step.
+#[test]
+fn job_env_from_an_entry() {
+    let s = Scratch::new();
+    let out = s
+        .infmax(&[
+            "matrix",
+            "test-config",
+            "--config-keys",
+            "gptoss-fp4-b200-trt",
+            "--conc",
+            "8",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let entry = json(&out)[0].to_string();
+    let env_file = s.write("gh_env", "");
+    s.infmax(&["matrix", "job-env", "--github-env"])
+        .env("INFMAX_ENTRY", &entry)
+        .env("GITHUB_ENV", &env_file)
+        .assert()
+        .success()
+        .stdout_eq(str![[r#"
+CONC='8'
+DISAGG='false'
+DP_ATTENTION='false'
+EP_SIZE='1'
+EXP_NAME='gptoss_8k1k'
+FRAMEWORK='trt'
+IMAGE='nvcr.io/nvidia/tensorrt-llm/release:1.1.0'
+ISL='8192'
+IS_MULTINODE='false'
+MAX_MODEL_LEN='9416'
+MODEL='openai/gpt-oss-120b'
+MODEL_PREFIX='gptoss'
+OSL='1024'
+PRECISION='fp4'
+RESULT_FILENAME='gptoss_8k1k_fp4_trt_tp2_ep1_dpafalse_conc8_mtp_b200'
+RUNNER_TYPE='b200'
+RUN_EVAL='false'
+SPEC_DECODING='mtp'
+TP='2'
+
+"#]]);
+    let recorded = s.read("gh_env");
+    assert!(recorded.starts_with("CONC<<ghadelimiter_"), "{recorded}");
+    assert!(recorded.contains("\nopenai/gpt-oss-120b\n"), "{recorded}");
+
+    // A broken entry: exit 2, a message naming the field, nothing written.
+    let before = s.read("gh_env");
+    s.infmax(&["matrix", "job-env", "--github-env"])
+        .env("INFMAX_ENTRY", entry.replace("\"tp\":2,", ""))
+        .env("GITHUB_ENV", &env_file)
+        .assert()
+        .code(2)
+        .stdout_eq("")
+        .stderr_eq(str![[r#"
+error: --entry: not a single-node matrix entry: missing field `tp` (pass one entry of `infmax matrix ...` output)
+
+"#]]);
+    assert_eq!(s.read("gh_env"), before);
+}
