@@ -122,10 +122,7 @@ async fn forward(
 
 /// Starts the proxy on 127.0.0.1 in a background thread; returns its URL.
 fn start_proxy(upstream: &str) -> Result<String> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .build()
-        .map_err(|e| Error::env(format!("cannot build the HTTP client: {e}")))?;
+    let client = crate::http::client(reqwest::Client::builder())?;
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|e| Error::env(format!("cannot start the eval proxy: {e}")))?;
     std_listener

@@ -14,6 +14,7 @@ pub mod fields;
 pub mod fsutil;
 pub mod git;
 pub mod github;
+pub mod http;
 pub mod matrix;
 pub mod results;
 pub mod run;

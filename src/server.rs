@@ -101,11 +101,7 @@ pub fn wait(o: &WaitOptions) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::env(format!("cannot start the async runtime: {e}")))?;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|e| Error::env(format!("cannot build the HTTP client: {e}")))?;
+    let client = crate::http::client(reqwest::Client::builder().timeout(Duration::from_secs(5)))?;
     let mut log = LogTail {
         path: o.log.clone(),
         echo: o.echo,

@@ -145,15 +145,13 @@ fn request_body(opts: &BenchOptions, p: &Prompt) -> Result<bytes::Bytes> {
 }
 
 fn client() -> Result<reqwest::Client> {
-    // https endpoints need a crypto provider; plain http does not use it.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .pool_max_idle_per_host(usize::MAX)
-        .pool_idle_timeout(Duration::from_secs(600))
-        .http1_only()
-        .build()
-        .map_err(|e| Error::env(format!("cannot build the HTTP client: {e}")))
+    crate::http::client(
+        reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(usize::MAX)
+            .pool_idle_timeout(Duration::from_secs(600))
+            .http1_only(),
+    )
 }
 
 /// Prepares the dataset and request bodies, then runs the benchmark.
