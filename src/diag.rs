@@ -76,6 +76,26 @@ pub fn render_github(diags: &[Diagnostic]) -> String {
     out
 }
 
+/// A fence around untrusted text (server logs, model output) on a stream
+/// the Actions runner reads: between `::stop-commands::TOKEN` and `::TOKEN::`
+/// no line is taken as a workflow command. The token is random, so the text
+/// cannot end the fence early.
+pub struct CommandFence(String);
+
+impl CommandFence {
+    pub fn open(w: &mut impl std::io::Write) -> CommandFence {
+        let token = format!("{:032x}", rand::random::<u128>());
+        let _ = writeln!(w, "::stop-commands::{token}");
+        let _ = w.flush();
+        CommandFence(token)
+    }
+
+    pub fn close(self, w: &mut impl std::io::Write) {
+        let _ = writeln!(w, "::{}::", self.0);
+        let _ = w.flush();
+    }
+}
+
 /// Escaping for the message part of a workflow command (the runner's rules).
 pub fn escape_data(s: &str) -> String {
     s.replace('%', "%25")

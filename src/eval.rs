@@ -236,9 +236,15 @@ pub fn run(o: &EvalOptions) -> Result<PathBuf> {
         o.tasks.join(","),
         o.out.display()
     );
-    let status = cmd
-        .status()
-        .map_err(|e| Error::env(format!("cannot run {}: {e}", o.python)))?;
+    // lm-eval's output can carry what the server answered: inside GitHub
+    // Actions, fenced so none of it is taken as a workflow command.
+    let in_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let fence = in_actions.then(|| crate::diag::CommandFence::open(&mut std::io::stderr()));
+    let status = cmd.status();
+    if let Some(f) = fence {
+        f.close(&mut std::io::stderr());
+    }
+    let status = status.map_err(|e| Error::env(format!("cannot run {}: {e}", o.python)))?;
     if !status.success() {
         return Err(Error::env(format!(
             "lm-eval failed ({status}); its output is above"

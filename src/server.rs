@@ -111,11 +111,8 @@ pub fn wait(o: &WaitOptions) -> Result<()> {
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let token = format!("{:032x}", rand::random::<u128>());
-    let fence = o.annotate && o.echo && o.log.is_some();
-    if fence {
-        let _ = writeln!(out, "::stop-commands::{token}");
-    }
+    let fence = (o.annotate && o.echo && o.log.is_some())
+        .then(|| crate::diag::CommandFence::open(&mut out));
     let start = Instant::now();
     let result = loop {
         log.poll(&mut out);
@@ -153,8 +150,8 @@ pub fn wait(o: &WaitOptions) -> Result<()> {
                 .max(Duration::from_millis(10)),
         );
     };
-    if fence {
-        let _ = writeln!(out, "::{token}::");
+    if let Some(f) = fence {
+        f.close(&mut out);
     }
     result
 }

@@ -516,6 +516,15 @@ fn server_wait_ready_timeout_and_death() {
         "log echo is fenced from workflow commands: {stdout}"
     );
     assert!(stdout.contains("loading weights") && stdout.contains("::error::fake"));
+    let token = stdout
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("::stop-commands::"))
+        .expect("fence token");
+    assert!(
+        stdout.trim_end().ends_with(&format!("::{token}::")),
+        "the fence closes with its token: {stdout}"
+    );
     assert!(
         stderr.contains(&format!("server process {pid} exited before")),
         "{stderr}"

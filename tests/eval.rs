@@ -90,38 +90,47 @@ fn lm_eval_against_the_simulator_lands_in_the_table() {
         "--reasoning-tokens",
         "100",
     ]);
-    s.infmax(&[
-        "eval",
-        "run",
-        "--base-url",
-        &sim.url(),
-        "--served-model-name",
-        "m",
-        "--model",
-        "org/model",
-        "--tasks",
-        "infmax_echo",
-        "--include-path",
-        "tasks",
-        "--concurrency",
-        "4",
-        "--max-tokens",
-        "6",
-        "--out",
-        "ev/job1",
-        "--python",
-        &py,
-    ])
-    .env("RUNNER_TYPE", "b200")
-    .env("FRAMEWORK", "sglang")
-    .env("PRECISION", "fp8")
-    .env("TP", "8")
-    .env("CONC", "64")
-    .env("HF_DATASETS_OFFLINE", "1")
-    .env("HF_HUB_OFFLINE", "1")
-    .assert()
-    .success()
-    .stdout_eq("ev/job1/meta_env.json\n");
+    let run = s
+        .infmax(&[
+            "eval",
+            "run",
+            "--base-url",
+            &sim.url(),
+            "--served-model-name",
+            "m",
+            "--model",
+            "org/model",
+            "--tasks",
+            "infmax_echo",
+            "--include-path",
+            "tasks",
+            "--concurrency",
+            "4",
+            "--max-tokens",
+            "6",
+            "--out",
+            "ev/job1",
+            "--python",
+            &py,
+        ])
+        .env("RUNNER_TYPE", "b200")
+        .env("FRAMEWORK", "sglang")
+        .env("PRECISION", "fp8")
+        .env("TP", "8")
+        .env("CONC", "64")
+        .env("HF_DATASETS_OFFLINE", "1")
+        .env("HF_HUB_OFFLINE", "1")
+        .env("GITHUB_ACTIONS", "true")
+        .assert()
+        .success();
+    let run = run.stdout_eq("ev/job1/meta_env.json\n");
+    // Inside Actions, lm-eval's output (it can quote the server) is fenced.
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+    let token = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("::stop-commands::"))
+        .expect("a fence opens");
+    assert!(stderr.contains(&format!("\n::{token}::\n")), "{stderr}");
     let meta: Value = serde_json::from_str(&s.read("ev/job1/meta_env.json")).expect("meta");
     assert_eq!(
         (
