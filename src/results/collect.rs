@@ -123,144 +123,105 @@ const METRIC_COLS: [&str; 7] = [
 /// A table's header and formatted (unescaped) cells.
 pub type Table = (Vec<&'static str>, Vec<Vec<String>>);
 
-pub fn single_node_table(results: &[Value]) -> Option<Table> {
+/// One column: header, result field, and whether its text is upper-cased.
+struct Col(&'static str, &'static str, bool);
+
+/// The columns both tables start with.
+const LEAD_COLS: [Col; 7] = [
+    Col("Model", "infmax_model_prefix", false),
+    Col("Served Model", "model", false),
+    Col("Hardware", "hw", true),
+    Col("Framework", "framework", true),
+    Col("Precision", "precision", true),
+    Col("ISL", "isl", false),
+    Col("OSL", "osl", false),
+];
+
+const SINGLE_COLS: [Col; 4] = [
+    Col("TP", "tp", false),
+    Col("EP", "ep", false),
+    Col("DP Attention", "dp_attention", false),
+    Col("Conc", "conc", false),
+];
+
+const MULTI_COLS: [Col; 11] = [
+    Col("Prefill TP", "prefill_tp", false),
+    Col("Prefill EP", "prefill_ep", false),
+    Col("Prefill DP Attn", "prefill_dp_attention", false),
+    Col("Prefill Workers", "prefill_num_workers", false),
+    Col("Prefill GPUs", "num_prefill_gpu", false),
+    Col("Decode TP", "decode_tp", false),
+    Col("Decode EP", "decode_ep", false),
+    Col("Decode DP Attn", "decode_dp_attention", false),
+    Col("Decode Workers", "decode_num_workers", false),
+    Col("Decode GPUs", "num_decode_gpu", false),
+    Col("Conc", "conc", false),
+];
+
+/// The results of one kind (multi-node or not), sorted by `sort`, as the
+/// lead columns, then `cols`, then the metrics.
+fn table(results: &[Value], multinode: bool, sort: &[&str], cols: &[Col]) -> Option<Table> {
     let mut rows: Vec<&Value> = results
         .iter()
-        .filter(|r| r["is_multinode"] != Value::Bool(true))
+        .filter(|r| (r["is_multinode"] == Value::Bool(true)) == multinode)
         .collect();
     if rows.is_empty() {
         return None;
     }
-    rows.sort_by(|a, b| {
-        cmp_keys(
-            a,
-            b,
-            &[
-                "infmax_model_prefix",
-                "hw",
-                "framework",
-                "precision",
-                "isl",
-                "osl",
-                "tp",
-                "ep",
-                "conc",
-            ],
-        )
-    });
-    let mut header = vec![
-        "Model",
-        "Served Model",
-        "Hardware",
-        "Framework",
-        "Precision",
-        "ISL",
-        "OSL",
-        "TP",
-        "EP",
-        "DP Attention",
-        "Conc",
-    ];
-    header.extend(METRIC_COLS);
-    let cells: Vec<Vec<String>> = rows
+    rows.sort_by(|a, b| cmp_keys(a, b, sort));
+    let header = LEAD_COLS
+        .iter()
+        .chain(cols)
+        .map(|c| c.0)
+        .chain(METRIC_COLS)
+        .collect();
+    let cells = rows
         .iter()
         .map(|r| {
-            let mut c = vec![
-                field_text(r, "infmax_model_prefix"),
-                field_text(r, "model"),
-                field_text(r, "hw").to_uppercase(),
-                field_text(r, "framework").to_uppercase(),
-                field_text(r, "precision").to_uppercase(),
-                field_text(r, "isl"),
-                field_text(r, "osl"),
-                field_text(r, "tp"),
-                field_text(r, "ep"),
-                field_text(r, "dp_attention"),
-                field_text(r, "conc"),
-            ];
-            c.extend(metric_cells(r));
-            c
+            LEAD_COLS
+                .iter()
+                .chain(cols)
+                .map(|Col(_, key, upper)| {
+                    let t = field_text(r, key);
+                    if *upper { t.to_uppercase() } else { t }
+                })
+                .chain(metric_cells(r))
+                .collect()
         })
         .collect();
     Some((header, cells))
 }
 
-pub fn multi_node_table(results: &[Value]) -> Option<Table> {
-    let mut rows: Vec<&Value> = results
-        .iter()
-        .filter(|r| r["is_multinode"] == Value::Bool(true))
-        .collect();
-    if rows.is_empty() {
-        return None;
-    }
-    rows.sort_by(|a, b| {
-        cmp_keys(
-            a,
-            b,
-            &[
-                "infmax_model_prefix",
-                "hw",
-                "framework",
-                "precision",
-                "isl",
-                "osl",
-                "prefill_tp",
-                "prefill_ep",
-                "decode_tp",
-                "decode_ep",
-                "conc",
-            ],
-        )
-    });
-    let mut header = vec![
-        "Model",
-        "Served Model",
-        "Hardware",
-        "Framework",
-        "Precision",
-        "ISL",
-        "OSL",
-        "Prefill TP",
-        "Prefill EP",
-        "Prefill DP Attn",
-        "Prefill Workers",
-        "Prefill GPUs",
-        "Decode TP",
-        "Decode EP",
-        "Decode DP Attn",
-        "Decode Workers",
-        "Decode GPUs",
-        "Conc",
+pub fn single_node_table(results: &[Value]) -> Option<Table> {
+    let sort = [
+        "infmax_model_prefix",
+        "hw",
+        "framework",
+        "precision",
+        "isl",
+        "osl",
+        "tp",
+        "ep",
+        "conc",
     ];
-    header.extend(METRIC_COLS);
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let mut c = vec![
-                field_text(r, "infmax_model_prefix"),
-                field_text(r, "model"),
-                field_text(r, "hw").to_uppercase(),
-                field_text(r, "framework").to_uppercase(),
-                field_text(r, "precision").to_uppercase(),
-                field_text(r, "isl"),
-                field_text(r, "osl"),
-                field_text(r, "prefill_tp"),
-                field_text(r, "prefill_ep"),
-                field_text(r, "prefill_dp_attention"),
-                field_text(r, "prefill_num_workers"),
-                field_text(r, "num_prefill_gpu"),
-                field_text(r, "decode_tp"),
-                field_text(r, "decode_ep"),
-                field_text(r, "decode_dp_attention"),
-                field_text(r, "decode_num_workers"),
-                field_text(r, "num_decode_gpu"),
-                field_text(r, "conc"),
-            ];
-            c.extend(metric_cells(r));
-            c
-        })
-        .collect();
-    Some((header, cells))
+    table(results, false, &sort, &SINGLE_COLS)
+}
+
+pub fn multi_node_table(results: &[Value]) -> Option<Table> {
+    let sort = [
+        "infmax_model_prefix",
+        "hw",
+        "framework",
+        "precision",
+        "isl",
+        "osl",
+        "prefill_tp",
+        "prefill_ep",
+        "decode_tp",
+        "decode_ep",
+        "conc",
+    ];
+    table(results, true, &sort, &MULTI_COLS)
 }
 
 /// Both tables with headings, or a note when there is nothing.
