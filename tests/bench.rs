@@ -54,28 +54,25 @@ fn exact_input_length_with_a_tokenizer_matches_the_server_count() {
         "--tokenizer",
         tok,
     ]);
-    let (code, r, stderr) = bench(
-        &sim,
-        dir.path(),
-        &[
-            "--tokenizer",
-            tok,
-            "--random-input-len",
-            "300",
-            "--random-range-ratio",
-            "0.5",
-            "--random-prefix-len",
-            "20",
-            "--random-output-len",
-            "8",
-            "--num-prompts",
-            "24",
-            "--max-concurrency",
-            "6",
-            "--seed",
-            "5",
-        ],
-    );
+    let args = [
+        "--tokenizer",
+        tok,
+        "--random-input-len",
+        "300",
+        "--random-range-ratio",
+        "0.5",
+        "--random-prefix-len",
+        "20",
+        "--random-output-len",
+        "8",
+        "--num-prompts",
+        "24",
+        "--max-concurrency",
+        "6",
+        "--seed",
+        "5",
+    ];
+    let (code, r, stderr) = bench(&sim, dir.path(), &args);
     assert_eq!(code, Some(0), "{stderr}");
     let fp = &r["input_lens_fingerprint"];
     assert_eq!(fp["mismatched_prompts"], 0, "{fp}");
@@ -102,28 +99,7 @@ fn exact_input_length_with_a_tokenizer_matches_the_server_count() {
         "{rec}"
     );
     // Deterministic for a seed: a second run sends the same prompts.
-    let (_, again, _) = bench(
-        &sim,
-        dir.path(),
-        &[
-            "--tokenizer",
-            tok,
-            "--random-input-len",
-            "300",
-            "--random-range-ratio",
-            "0.5",
-            "--random-prefix-len",
-            "20",
-            "--random-output-len",
-            "8",
-            "--num-prompts",
-            "24",
-            "--max-concurrency",
-            "6",
-            "--seed",
-            "5",
-        ],
-    );
+    let (_, again, _) = bench(&sim, dir.path(), &args);
     assert_eq!(again["input_lens_fingerprint"], r["input_lens_fingerprint"]);
 }
 

@@ -157,6 +157,15 @@ mod tests {
     const SINGLE: &str = r#"{"image":"vllm/vllm-openai:v0.11.0","model":"openai/gpt-oss-120b","model-prefix":"gptoss","precision":"fp4","framework":"vllm","runner":"h100","isl":1024,"osl":1024,"tp":2,"ep":1,"dp-attn":false,"conc":4,"spec-decoding":"none","exp-name":"gptoss_1k1k","max-model-len":2248,"disagg":false,"run-eval":true}"#;
     const MULTI: &str = r#"{"image":"i","model":"m","model-prefix":"dsr1","precision":"fp4","framework":"dynamo-trt","runner":"gb200","isl":1024,"osl":1024,"spec-decoding":"mtp","prefill":{"num-worker":2,"tp":4,"ep":4,"dp-attn":true,"additional-settings":["A=1"]},"decode":{"num-worker":1,"tp":16,"ep":16,"dp-attn":true},"conc":[64,128],"max-model-len":2248,"exp-name":"dsr1_1k1k","disagg":true,"run-eval":false}"#;
 
+    /// Everything `result process` needs for that kind of run is there.
+    fn assert_has_process_vars(env: &JobEnv, multinode: bool) {
+        let missing: Vec<_> = crate::results::process::required_vars(multinode)
+            .into_iter()
+            .filter(|k| !env.contains_key(*k))
+            .collect();
+        assert!(missing.is_empty(), "{missing:?}");
+    }
+
     #[test]
     fn single_node_entry_round_trips_into_the_job_env() {
         let e = parse_entry(SINGLE, "entry").expect("parses");
@@ -175,12 +184,7 @@ mod tests {
             env["RESULT_FILENAME"],
             "gptoss_1k1k_fp4_vllm_tp2_ep1_dpafalse_conc4_none_h100"
         );
-        // Everything `result process` needs for a single-node run is there.
-        let missing: Vec<_> = crate::results::process::required_vars(false)
-            .into_iter()
-            .filter(|k| !env.contains_key(*k))
-            .collect();
-        assert!(missing.is_empty(), "{missing:?}");
+        assert_has_process_vars(&env, false);
     }
 
     #[test]
@@ -198,11 +202,7 @@ mod tests {
         assert_eq!(env["EXP_NAME"], "dsr1_1k1k");
         assert_eq!(env["DECODE_ADDITIONAL_SETTINGS"], "");
         assert_eq!(job_env_at(&e, 128)["CONC"], "128");
-        let missing: Vec<_> = crate::results::process::required_vars(true)
-            .into_iter()
-            .filter(|k| !env.contains_key(*k))
-            .collect();
-        assert!(missing.is_empty(), "{missing:?}");
+        assert_has_process_vars(&env, true);
     }
 
     #[test]
