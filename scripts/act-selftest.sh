@@ -9,7 +9,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 act_bin="${ACT:-act}"
 bin="$(readlink -f "${1:-target/debug/infmax}")"
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT; [ -z "${KEEP:-}" ] || trap - EXIT
+# KEEP=1 keeps the folder (act.log, the jobs' artifacts) for a look afterwards.
+if [ -z "${KEEP:-}" ]; then
+  trap 'rm -rf "$work"' EXIT
+fi
 mkdir "$work/artifacts"
 echo "act self-test: $act_bin, $bin" >&2
 if ! "$act_bin" workflow_dispatch -W .github/workflows/self-test.yml \

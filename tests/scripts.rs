@@ -187,3 +187,20 @@ fn scripts_parse_and_pass_shellcheck() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn job_names_find_their_leftovers() {
+    // cleanup.sh cancels Slurm jobs named infmax-*; the name must survive any runner name.
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg("source runners/lib/launch.sh; GITHUB_RUN_ID=42 GITHUB_RUN_ATTEMPT=2 RUNNER_NAME='h100 cr/0' job_name")
+        .current_dir(root())
+        .output()
+        .expect("bash");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "infmax-42-2-h100-cr-0\n"
+    );
+}

@@ -54,7 +54,7 @@ infmax_dir() {
 
 # A name for the job's container/allocation, so cleanup.sh can find leftovers.
 job_name() {
-  echo "infmax-${GITHUB_RUN_ID:-local}-${GITHUB_RUN_ATTEMPT:-1}-${RUNNER_NAME:-$(hostname)}" | tr -c 'A-Za-z0-9_.-\n' '-'
+  echo "infmax-${GITHUB_RUN_ID:-local}-${GITHUB_RUN_ATTEMPT:-1}-${RUNNER_NAME:-$(hostname)}" | tr -c 'A-Za-z0-9_.\n-' '-'
 }
 
 gpu_docker_args() {
@@ -92,16 +92,29 @@ launch_docker() {
   docker run "${DOCKER_ARGS[@]}" "$IMAGE" bash "$script"
 }
 
+# Allocates NODES whole nodes for this job (named for cleanup.sh) and runs
+# CMD... in the allocation: slurm_alloc NODES CMD...
+slurm_alloc() {
+  local nodes="$1"
+  shift
+  local args=(--job-name "$(job_name)" --nodes "$nodes" --exclusive
+    --gres "gpu:$GPUS_PER_NODE" --time "$SLURM_TIME")
+  if [ -n "${SLURM_PARTITION:-}" ]; then
+    args+=(--partition "$SLURM_PARTITION")
+  fi
+  if [ -n "${SLURM_ACCOUNT:-}" ]; then
+    args+=(--account "$SLURM_ACCOUNT")
+  fi
+  salloc "${args[@]}" "$@"
+}
+
 # Slurm with Docker on the compute node: one node allocated with salloc,
 # the container started there with srun.
 launch_slurm() {
   local script
   script="$(bench_script .)"
   docker_run_args
-  salloc --job-name "$(job_name)" --nodes 1 --exclusive --gres "gpu:$GPUS_PER_NODE" \
-    --time "$SLURM_TIME" ${SLURM_PARTITION:+--partition "$SLURM_PARTITION"} \
-    ${SLURM_ACCOUNT:+--account "$SLURM_ACCOUNT"} \
-    srun --ntasks 1 docker run "${DOCKER_ARGS[@]}" "$IMAGE" bash "$script"
+  slurm_alloc 1 srun --ntasks 1 docker run "${DOCKER_ARGS[@]}" "$IMAGE" bash "$script"
 }
 
 # Slurm with enroot/pyxis: the image is imported by pyxis; multi-node
@@ -115,10 +128,7 @@ launch_enroot() {
     nodes=$(((PREFILL_GPUS + DECODE_GPUS + GPUS_PER_NODE - 1) / GPUS_PER_NODE))
   fi
   export PATH="$C_BIN:$PATH"
-  salloc --job-name "$(job_name)" --nodes "$nodes" --exclusive --gres "gpu:$GPUS_PER_NODE" \
-    --time "$SLURM_TIME" ${SLURM_PARTITION:+--partition "$SLURM_PARTITION"} \
-    ${SLURM_ACCOUNT:+--account "$SLURM_ACCOUNT"} \
-    srun --nodes 1 --ntasks 1 --export ALL \
+  slurm_alloc "$nodes" srun --nodes 1 --ntasks 1 --export ALL \
     --container-image "$IMAGE" \
     --container-mounts "$PWD:$C_WORK,$bindir:$C_BIN:ro,${HF_CACHE:?set HF_CACHE to the host HF hub cache}:$C_HF" \
     --container-workdir "$C_WORK" \

@@ -60,13 +60,16 @@ case "${RUNNER_OS:-$(uname -s)}/${RUNNER_ARCH:-$(uname -m)}" in
 esac
 
 sums_dir="$action_dir/release-checksums"
+# Releases with committed sums, oldest first.
+known="$(find "$sums_dir" -maxdepth 1 -name 'v*.sha256' -exec basename {} .sha256 \; 2>/dev/null | sort -V | tr '\n' ' ')"
 version="${INFMAX_INPUT_VERSION:-}"
 if [ -z "$version" ] && [[ "${INFMAX_ACTION_REF:-}" =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] &&
   [ -f "$sums_dir/$INFMAX_ACTION_REF.sha256" ]; then
   version="$INFMAX_ACTION_REF"
 fi
 if [ -z "$version" ]; then
-  version="$(find "$sums_dir" -maxdepth 1 -name 'v*.sha256' -exec basename {} .sha256 \; 2>/dev/null | sort -V | tail -n 1)"
+  version="${known% }"
+  version="${version##* }"
 fi
 
 why=""
@@ -75,7 +78,7 @@ if [ -z "$target" ]; then
 elif [ -z "$version" ]; then
   why="no release has SHA-256 sums committed in release-checksums/"
 elif [ ! -f "$sums_dir/$version.sha256" ]; then
-  why="version $version has no SHA-256 sums committed in release-checksums/ (known: $(find "$sums_dir" -maxdepth 1 -name 'v*.sha256' -exec basename {} .sha256 \; | sort -V | tr '\n' ' '))"
+  why="version $version has no SHA-256 sums committed in release-checksums/ (known: ${known:-none})"
 fi
 
 asset="infmax-$version-$target.tar.gz"
