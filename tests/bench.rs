@@ -11,14 +11,7 @@ use std::process::Command;
 
 #[test]
 fn goodput_counts_only_requests_meeting_every_slo() {
-    let sim = SimProcess::start(&[
-        "--served-model-name",
-        "m",
-        "--ttft-ms",
-        "50",
-        "--itl-ms",
-        "5",
-    ]);
+    let sim = SimProcess::fixed("50", "5");
     let dir = tempfile::tempdir().expect("tempdir");
     let (_, r, _) = bench(
         &sim,
@@ -153,14 +146,7 @@ fn chat_backend_counts_reasoning_and_ignores_the_role_chunk() {
 
 #[test]
 fn warmups_are_excluded_from_every_metric() {
-    let sim = SimProcess::start(&[
-        "--served-model-name",
-        "m",
-        "--ttft-ms",
-        "5",
-        "--itl-ms",
-        "1",
-    ]);
+    let sim = SimProcess::fixed("5", "1");
     let dir = tempfile::tempdir().expect("tempdir");
     let (_, r, _) = bench(
         &sim,

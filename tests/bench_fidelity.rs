@@ -17,14 +17,7 @@ fn within(actual: f64, truth: f64, rel: f64, what: &str) {
 
 #[test]
 fn every_metric_within_one_percent_of_the_truth() {
-    let sim = SimProcess::start(&[
-        "--served-model-name",
-        "m",
-        "--ttft-ms",
-        "200",
-        "--itl-ms",
-        "20",
-    ]);
+    let sim = SimProcess::fixed("200", "20");
     let dir = tempfile::tempdir().expect("tempdir");
     let (code, r, stderr) = bench(
         &sim,

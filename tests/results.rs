@@ -247,14 +247,7 @@ error: 1 eval run(s) below their minimum score:
 #[test]
 fn whole_chain_against_the_simulator() {
     let s = Scratch::new();
-    let sim = SimProcess::start(&[
-        "--served-model-name",
-        "m",
-        "--ttft-ms",
-        "20",
-        "--itl-ms",
-        "5",
-    ]);
+    let sim = SimProcess::fixed("20", "5");
     s.infmax(&[
         "bench",
         "serve",

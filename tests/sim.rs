@@ -67,14 +67,7 @@ fn health_models_metrics() {
 
 #[test]
 fn streamed_completion_has_one_token_per_chunk_then_usage_then_done() {
-    let sim = SimProcess::start(&[
-        "--served-model-name",
-        "m",
-        "--ttft-ms",
-        "2",
-        "--itl-ms",
-        "1",
-    ]);
+    let sim = SimProcess::fixed("2", "1");
     let r = post(&sim.addr, "/v1/completions", &completion(json!({})));
     assert_eq!(r.status, 200);
     assert!(
@@ -217,14 +210,7 @@ fn eos_min_tokens_and_context_length() {
 
 #[test]
 fn bad_requests_get_real_error_bodies() {
-    let sim = SimProcess::start(&[
-        "--served-model-name",
-        "m",
-        "--ttft-ms",
-        "1",
-        "--itl-ms",
-        "1",
-    ]);
+    let sim = SimProcess::fixed("1", "1");
     let r = post(
         &sim.addr,
         "/v1/completions",

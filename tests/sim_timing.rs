@@ -15,14 +15,7 @@ fn completion(max_tokens: u32) -> String {
 /// TTFT and ITL as the independent client sees them, against the schedule.
 #[test]
 fn fixed_schedule_measured_from_outside_is_within_one_ms() {
-    let sim = SimProcess::start(&[
-        "--served-model-name",
-        "m",
-        "--ttft-ms",
-        "40",
-        "--itl-ms",
-        "8",
-    ]);
+    let sim = SimProcess::fixed("40", "8");
     // One request first so the first measured round does not pay for
     // the simulator's lazy start-up (timer thread, allocations).
     assert_eq!(

@@ -14,6 +14,19 @@ pub struct SimProcess {
 }
 
 impl SimProcess {
+    /// Serving model `m` on the fixed schedule: first token after `ttft_ms`,
+    /// then one every `itl_ms`.
+    pub fn fixed(ttft_ms: &str, itl_ms: &str) -> SimProcess {
+        SimProcess::start(&[
+            "--served-model-name",
+            "m",
+            "--ttft-ms",
+            ttft_ms,
+            "--itl-ms",
+            itl_ms,
+        ])
+    }
+
     pub fn start(args: &[&str]) -> SimProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_infmax"))
             .args(["sim", "--port", "0", "--workers", "2"])
