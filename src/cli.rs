@@ -865,7 +865,7 @@ impl Written {
         Written {
             result: Some(result.into()),
             summary: Some(summary.into()),
-            failed: None,
+            ..Written::default()
         }
     }
     fn failing(mut self, e: Option<Error>) -> Self {

@@ -54,7 +54,7 @@ fn env_file(var: &str, purpose: &str) -> Result<PathBuf> {
 
 /// Appends all `(name, value)` outputs to `$GITHUB_OUTPUT` in one write.
 pub fn write_outputs(pairs: &[(String, String)]) -> Result<()> {
-    write_outputs_for(pairs, "--github-output")
+    append_to("GITHUB_OUTPUT", "--github-output", &records(pairs))
 }
 
 /// The files a command wrote, as the step outputs `result-file` and
@@ -70,42 +70,30 @@ pub fn write_file_outputs(
     if pairs.is_empty() {
         return Ok(());
     }
-    write_outputs_for(&pairs, "--file-outputs")
-}
-
-fn write_outputs_for(pairs: &[(String, String)], purpose: &str) -> Result<()> {
-    let path = env_file("GITHUB_OUTPUT", purpose)?;
-    let text: String = pairs.iter().map(|(n, v)| record(n, v)).collect();
-    fsutil::append(&path, text.as_bytes()).map_err(|e| {
-        Error::env(format!(
-            "cannot append to $GITHUB_OUTPUT ({}): {e}",
-            path.display()
-        ))
-    })
+    append_to("GITHUB_OUTPUT", "--file-outputs", &records(&pairs))
 }
 
 /// Appends environment variables for the job's later steps to `$GITHUB_ENV`
 /// (same multi-line record form as outputs).
 pub fn write_env(pairs: &[(String, String)]) -> Result<()> {
-    let path = env_file("GITHUB_ENV", "--github-env")?;
-    let text: String = pairs.iter().map(|(n, v)| record(n, v)).collect();
-    fsutil::append(&path, text.as_bytes()).map_err(|e| {
-        Error::env(format!(
-            "cannot append to $GITHUB_ENV ({}): {e}",
-            path.display()
-        ))
-    })
+    append_to("GITHUB_ENV", "--github-env", &records(pairs))
 }
 
 /// Appends Markdown to `$GITHUB_STEP_SUMMARY`.
 pub fn append_step_summary(markdown: &str) -> Result<()> {
-    let path = env_file("GITHUB_STEP_SUMMARY", "--step-summary")?;
-    fsutil::append(&path, markdown.as_bytes()).map_err(|e| {
-        Error::env(format!(
-            "cannot append to $GITHUB_STEP_SUMMARY ({}): {e}",
-            path.display()
-        ))
-    })
+    append_to("GITHUB_STEP_SUMMARY", "--step-summary", markdown)
+}
+
+fn records(pairs: &[(String, String)]) -> String {
+    pairs.iter().map(|(n, v)| record(n, v)).collect()
+}
+
+/// Appends `text` in one write to the file named by `$var`, which `purpose`
+/// (the flag that asked) needs.
+fn append_to(var: &str, purpose: &str, text: &str) -> Result<()> {
+    let path = env_file(var, purpose)?;
+    fsutil::append(&path, text.as_bytes())
+        .map_err(|e| Error::env(format!("cannot append to ${var} ({}): {e}", path.display())))
 }
 
 #[cfg(test)]
