@@ -1571,6 +1571,7 @@ fn eval_run(a: &EvalRunArgs) -> Result<Written> {
         out: a.out.clone(),
         python: a.python.clone(),
         install: a.install,
+        annotate: in_github_actions(),
         meta,
     })?;
     println!("{}", out.display());

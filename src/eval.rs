@@ -35,6 +35,8 @@ pub struct EvalOptions {
     pub out: PathBuf,
     pub python: String,
     pub install: bool,
+    /// Inside GitHub Actions: fence lm-eval's output from workflow commands.
+    pub annotate: bool,
     /// Fields of meta_env.json.
     pub meta: Value,
 }
@@ -236,10 +238,11 @@ pub fn run(o: &EvalOptions) -> Result<PathBuf> {
         o.tasks.join(","),
         o.out.display()
     );
-    // lm-eval's output can carry what the server answered: inside GitHub
-    // Actions, fenced so none of it is taken as a workflow command.
-    let in_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
-    let fence = in_actions.then(|| crate::diag::CommandFence::open(&mut std::io::stderr()));
+    // lm-eval's output can carry what the server answered: fenced so none
+    // of it is taken as a workflow command.
+    let fence = o
+        .annotate
+        .then(|| crate::diag::CommandFence::open(&mut std::io::stderr()));
     let status = cmd.status();
     if let Some(f) = fence {
         f.close(&mut std::io::stderr());
