@@ -7,9 +7,14 @@ TTFT / ITL against what the server really sent (/sim/stats), delivered vs
 ideal output throughput (C tokens per ITL), client CPU time per streamed
 token, peak client RSS, and the concurrency actually reached.
 
-Usage (from the repository root, after `cargo build --release`):
+With --floor, each C is also run with examples/stream_floor.rs (plain
+sockets, no HTTP library or parsing) against a fresh simulator: its TTFT gap
+and CPU per token are the floor on this machine.
+
+Usage (from the repository root, after
+`cargo build --release && cargo build --release --example stream_floor`):
     python3 benches/client_fidelity.py [--conc 64 512 2048] [--itl-ms 10] [--ttft-ms 20]
-        [--input-len 1024] [--output-len 256] [--waves 2]
+        [--input-len 1024] [--output-len 256] [--waves 2] [--floor]
 """
 import argparse
 import json
@@ -22,6 +27,9 @@ import time
 import urllib.request
 
 BIN = os.path.join(os.path.dirname(__file__), "..", "target", "release", "infmax")
+# The least a client can do (examples/stream_floor.rs): what the kernel and
+# the runtime cost on this machine, for comparison.
+FLOOR = os.path.join(os.path.dirname(__file__), "..", "target", "release", "examples", "stream_floor")
 
 
 def get(url):
@@ -82,6 +90,27 @@ def run(conc, args):
         sim.wait()
 
 
+def run_floor(conc, args):
+    sim, url = start_sim(args.ttft_ms, args.itl_ms)
+    try:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cmd = ["taskset", "-c", "1", FLOOR, url.split("://")[1], str(conc), str(args.waves),
+               str(args.input_len), str(args.output_len)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        r = json.loads(out.stdout)
+        truth = get(url + "/sim/stats")
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return {
+            "ttft_client_ms": r["mean_ttft_ms"], "ttft_true_ms": truth["ttft_ms"]["mean"],
+            "output_tok_s": r["tokens"] / r["wall_s"],
+            "client_cpu_us_per_token": 1e6 * cpu / max(r["tokens"], 1),
+        }
+    finally:
+        sim.terminate()
+        sim.wait()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--conc", type=int, nargs="+", default=[64, 512, 2048])
@@ -90,6 +119,7 @@ def main():
     ap.add_argument("--input-len", type=int, default=1024)
     ap.add_argument("--output-len", type=int, default=256)
     ap.add_argument("--waves", type=int, default=2)
+    ap.add_argument("--floor", action="store_true", help="also run examples/stream_floor.rs")
     args = ap.parse_args()
     print(f"# ttft {args.ttft_ms} ms, itl {args.itl_ms} ms, {args.input_len} in / {args.output_len} out, {args.waves} waves")
     print("| C | TTFT client/true ms | ITL median client/true ms | tok/s (% of ideal) | client CPU us/token | peak RSS MB | conc reached | server p99 lateness us |")
@@ -102,6 +132,11 @@ def main():
               f"{x['client_peak_rss_mb']:.0f} | {x['conc_reached']} | {x['server_lateness_p99_us']:.0f} |", flush=True)
         if x["failed"]:
             print(f"  ({x['failed']} failed)")
+        if args.floor:
+            f = run_floor(c, args)
+            print(f"| {c} floor | {f['ttft_client_ms']:.2f} / {f['ttft_true_ms']:.2f} | | "
+                  f"{f['output_tok_s']:.0f} ({100.0 * f['output_tok_s'] / (c * 1000.0 / args.itl_ms):.1f}%) | "
+                  f"{f['client_cpu_us_per_token']:.2f} | | | |", flush=True)
 
 
 if __name__ == "__main__":
