@@ -17,13 +17,12 @@ Usage (from the repository root, after
         [--input-len 1024] [--output-len 256] [--waves 2] [--floor]
 """
 import argparse
+import contextlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
 BIN = os.path.join(os.path.dirname(__file__), "..", "target", "release", "infmax")
@@ -37,78 +36,79 @@ def get(url):
         return json.loads(r.read() or b"null")
 
 
-def start_sim(ttft, itl):
+@contextlib.contextmanager
+def simulator(args):
+    """A fresh simulator on CPU 0 with the fixed schedule; yields its URL."""
     proc = subprocess.Popen(
         ["taskset", "-c", "0", BIN, "sim", "--port", "0", "--workers", "1", "--served-model-name", "m",
-         "--ttft-ms", str(ttft), "--itl-ms", str(itl), "--max-model-len", "1000000"],
+         "--ttft-ms", str(args.ttft_ms), "--itl-ms", str(args.itl_ms), "--max-model-len", "1000000"],
         stderr=subprocess.PIPE, text=True)
-    line = proc.stderr.readline()
-    addr = line.split("listening on ")[1].split()[0]
-    return proc, addr
+    try:
+        line = proc.stderr.readline()
+        yield line.split("listening on ")[1].split()[0]
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def run_client(cmd):
+    """Runs `cmd` on CPU 1; returns its stdout, CPU seconds and peak RSS in MB.
+
+    The usage comes from wait4 on that one process (taskset execs the
+    command), so neither the simulator nor an earlier client counts."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(["taskset", "-c", "1", *cmd], stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            print(err.read(), file=sys.stderr)
+        return out.read(), usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+
+
+def ideal_tok_s(conc, args):
+    return conc * 1000.0 / args.itl_ms
 
 
 def run(conc, args):
-    sim, url = start_sim(args.ttft_ms, args.itl_ms)
-    try:
-        with tempfile.TemporaryDirectory() as d:
-            n = conc * args.waves
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cmd = ["taskset", "-c", "1", BIN, "bench", "serve", "--model", "m", "--base-url", url,
-                   "--prompt-token-ids", "--random-input-len", str(args.input_len),
-                   "--random-output-len", str(args.output_len), "--num-prompts", str(n),
-                   "--max-concurrency", str(conc), "--ignore-eos", "--disable-tqdm",
-                   "--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50,99",
-                   "--save-result", "--result-dir", d, "--result-filename", "r.json"]
-            t0 = time.time()
-            out = subprocess.run(cmd, capture_output=True, text=True)
-            wall = time.time() - t0
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            if out.returncode != 0:
-                print(out.stderr, file=sys.stderr)
-            r = json.load(open(os.path.join(d, "r.json")))
+    with simulator(args) as url, tempfile.TemporaryDirectory() as d:
+        _, cpu, rss = run_client(
+            [BIN, "bench", "serve", "--model", "m", "--base-url", url,
+             "--prompt-token-ids", "--random-input-len", str(args.input_len),
+             "--random-output-len", str(args.output_len), "--num-prompts", str(conc * args.waves),
+             "--max-concurrency", str(conc), "--ignore-eos", "--disable-tqdm",
+             "--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50,99",
+             "--save-result", "--result-dir", d, "--result-filename", "r.json"])
+        with open(os.path.join(d, "r.json")) as f:
+            r = json.load(f)
         truth = get(url + "/sim/stats")
-        metrics = get(url + "/metrics") if False else None
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        tokens = r["total_output_tokens"]
-        ideal = conc * 1000.0 / args.itl_ms
-        return {
-            "conc": conc,
-            "completed": r["completed"], "failed": r["failed"],
-            "ttft_client_ms": r["mean_ttft_ms"], "ttft_true_ms": truth["ttft_ms"]["mean"],
-            "itl_median_client_ms": r["median_itl_ms"], "itl_median_true_ms": truth["itl_ms"]["median"],
-            "itl_mean_client_ms": r["mean_itl_ms"],
-            "output_tok_s": r["output_throughput"], "ideal_tok_s": ideal,
-            "pct_of_ideal": 100.0 * r["output_throughput"] / ideal,
-            "client_cpu_us_per_token": 1e6 * cpu / max(tokens, 1),
-            "client_peak_rss_mb": after.ru_maxrss / 1024.0,
-            "conc_reached": r["max_concurrency_reached"],
-            "server_lateness_p99_us": truth["lateness_us"]["p99"],
-            "wall_s": wall,
-        }
-    finally:
-        sim.terminate()
-        sim.wait()
+    return {
+        "conc": conc,
+        "completed": r["completed"], "failed": r["failed"],
+        "ttft_client_ms": r["mean_ttft_ms"], "ttft_true_ms": truth["ttft_ms"]["mean"],
+        "itl_median_client_ms": r["median_itl_ms"], "itl_median_true_ms": truth["itl_ms"]["median"],
+        "output_tok_s": r["output_throughput"],
+        "pct_of_ideal": 100.0 * r["output_throughput"] / ideal_tok_s(conc, args),
+        "client_cpu_us_per_token": 1e6 * cpu / max(r["total_output_tokens"], 1),
+        "client_peak_rss_mb": rss,
+        "conc_reached": r["max_concurrency_reached"],
+        "server_lateness_p99_us": truth["lateness_us"]["p99"],
+    }
 
 
 def run_floor(conc, args):
-    sim, url = start_sim(args.ttft_ms, args.itl_ms)
-    try:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cmd = ["taskset", "-c", "1", FLOOR, url.split("://")[1], str(conc), str(args.waves),
-               str(args.input_len), str(args.output_len)]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        r = json.loads(out.stdout)
+    with simulator(args) as url:
+        out, cpu, _ = run_client(
+            [FLOOR, url.split("://")[1], str(conc), str(args.waves), str(args.input_len), str(args.output_len)])
+        r = json.loads(out)
         truth = get(url + "/sim/stats")
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        return {
-            "ttft_client_ms": r["mean_ttft_ms"], "ttft_true_ms": truth["ttft_ms"]["mean"],
-            "output_tok_s": r["tokens"] / r["wall_s"],
-            "client_cpu_us_per_token": 1e6 * cpu / max(r["tokens"], 1),
-        }
-    finally:
-        sim.terminate()
-        sim.wait()
+    return {
+        "ttft_client_ms": r["mean_ttft_ms"], "ttft_true_ms": truth["ttft_ms"]["mean"],
+        "output_tok_s": r["tokens"] / r["wall_s"],
+        "pct_of_ideal": 100.0 * r["tokens"] / r["wall_s"] / ideal_tok_s(conc, args),
+        "client_cpu_us_per_token": 1e6 * cpu / max(r["tokens"], 1),
+    }
 
 
 def main():
@@ -135,7 +135,7 @@ def main():
         if args.floor:
             f = run_floor(c, args)
             print(f"| {c} floor | {f['ttft_client_ms']:.2f} / {f['ttft_true_ms']:.2f} | | "
-                  f"{f['output_tok_s']:.0f} ({100.0 * f['output_tok_s'] / (c * 1000.0 / args.itl_ms):.1f}%) | "
+                  f"{f['output_tok_s']:.0f} ({f['pct_of_ideal']:.1f}%) | "
                   f"{f['client_cpu_us_per_token']:.2f} | | | |", flush=True)
 
 
