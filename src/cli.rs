@@ -113,6 +113,12 @@ struct EvalRunArgs {
     /// Generation limit per answer.
     #[arg(long, default_value_t = 8192, env = "INFMAX_EVAL_MAX_TOKENS")]
     max_tokens: u32,
+    /// Sampling temperature (0: greedy).
+    #[arg(long, default_value_t = 0.0, env = "INFMAX_EVAL_TEMPERATURE")]
+    temperature: f64,
+    /// Nucleus sampling (1: off).
+    #[arg(long, default_value_t = 1.0, env = "INFMAX_EVAL_TOP_P")]
+    top_p: f64,
     /// Only this many (or this fraction of) examples per task.
     #[arg(long, env = "INFMAX_EVAL_LIMIT")]
     limit: Option<f64>,
@@ -152,12 +158,9 @@ struct RunStatsArgs {
     /// The workflow run [default: $GITHUB_RUN_ID].
     #[arg(long, env = "GITHUB_RUN_ID")]
     run_id: u64,
-    #[arg(
-        long,
-        default_value = "configs/runners.yaml",
-        env = "INFMAX_RUNNER_CONFIG"
-    )]
-    runner_config: PathBuf,
+    /// Runner config [default: runners.yaml in the default config folder]
+    #[arg(long, env = "INFMAX_RUNNER_CONFIG")]
+    runner_config: Option<PathBuf>,
     /// Where run_stats.json goes.
     #[arg(long, default_value = ".", env = "INFMAX_OUT_DIR")]
     out_dir: PathBuf,
@@ -310,14 +313,27 @@ struct BenchServeArgs {
     random_input_len: u32,
     #[arg(long, default_value_t = 128, env = "INFMAX_BENCH_OUTPUT_LEN")]
     random_output_len: u32,
-    /// Lengths are uniform in [floor(ratio*L), L]; 1 means exactly L.
-    #[arg(long, default_value_t = 1.0, env = "INFMAX_BENCH_RANGE_RATIO")]
-    random_range_ratio: f64,
+    /// Lengths are uniform in [floor(ratio*L), L]; 1 means exactly L [default:
+    /// 1, or the protocol's 0.8]
+    #[arg(long, env = "INFMAX_BENCH_RANGE_RATIO")]
+    random_range_ratio: Option<f64>,
     /// Tokens of a prefix shared by every prompt, added to the input length.
     #[arg(long, default_value_t = 0)]
     random_prefix_len: u32,
-    #[arg(long, default_value_t = 1000, env = "INFMAX_BENCH_NUM_PROMPTS")]
-    num_prompts: usize,
+    /// [default: 1000, or the protocol's 10 x --max-concurrency]
+    #[arg(long, env = "INFMAX_BENCH_NUM_PROMPTS")]
+    num_prompts: Option<usize>,
+    /// Take request rate, warm-ups (2 x C), ignore-eos, percentile metrics
+    /// and percentiles (and the defaults of range ratio and prompt count)
+    /// from the sweep protocol, as the CI engine scripts and `infmax run
+    /// --full-scale` do.
+    #[arg(
+        long,
+        value_parser = ["sweep"],
+        env = "INFMAX_BENCH_PROTOCOL",
+        conflicts_with_all = ["num_warmups", "percentile_metrics", "metric_percentiles", "request_rate"]
+    )]
+    protocol: Option<String>,
     /// Requests in flight at most.
     #[arg(long, env = "INFMAX_BENCH_MAX_CONCURRENCY")]
     max_concurrency: Option<usize>,
@@ -481,34 +497,49 @@ struct SimArgs {
 
 #[derive(Args, Debug, Clone)]
 struct ConfigArgs {
-    /// Master config files [default: configs/*-master.yaml, sorted by name]
+    /// Master config files or glob patterns (expanded by infmax) [default:
+    /// configs/*-master.yaml, or .github/configs/*-master.yaml when configs/
+    /// does not exist; sorted by name]
     #[arg(long, alias = "master-config", num_args = 1.., value_delimiter = ',', env = "INFMAX_CONFIG_FILES")]
     config_files: Vec<PathBuf>,
-    /// Runner config: runner type -> node names.
-    #[arg(
-        long,
-        default_value = "configs/runners.yaml",
-        env = "INFMAX_RUNNER_CONFIG"
-    )]
-    runner_config: PathBuf,
+    /// Runner config: runner type -> node names [default: runners.yaml in
+    /// the default config folder]
+    #[arg(long, env = "INFMAX_RUNNER_CONFIG")]
+    runner_config: Option<PathBuf>,
+}
+
+/// The runner config given, or `runners.yaml` in the default config folder.
+fn runner_config_path(given: &Option<PathBuf>) -> PathBuf {
+    match given {
+        Some(p) => p.clone(),
+        None => config::default_dir().0.join("runners.yaml"),
+    }
 }
 
 impl ConfigArgs {
     fn files(&self) -> Result<Vec<PathBuf>> {
         if self.config_files.is_empty() {
-            config::default_files(Path::new("configs"))
+            let (dir, note) = config::default_dir();
+            if let Some(note) = note {
+                eprintln!("note: {note}");
+            }
+            config::default_files(&dir)
         } else {
-            Ok(self.config_files.clone())
+            config::expand_file_args("--config-files", &self.config_files)
         }
+    }
+
+    fn runner_config(&self) -> PathBuf {
+        runner_config_path(&self.runner_config)
     }
 
     /// Loads configs and runners, reporting the problems of both at once.
     fn load(&self) -> Result<(MasterConfigs, RunnerConfig)> {
         let configs = config::load(&self.files()?);
-        let runners = runners::load(&self.runner_config);
+        let runners = runners::load(&self.runner_config());
         match (configs, runners) {
             (Ok(c), Ok(r)) => {
-                crate::error::check(c.check_runners(&r))?;
+                warn(&c.runner_warnings(&r));
                 Ok((c, r))
             }
             (Err(Error::Invalid(mut a)), Err(Error::Invalid(mut b))) => {
@@ -602,6 +633,14 @@ struct JobEnvArgs {
     /// Also append the variables to $GITHUB_ENV for the job's later steps.
     #[arg(long, env = "INFMAX_GITHUB_ENV")]
     github_env: bool,
+    /// The machine's runner name, part of RESULT_FILENAME so two jobs of one
+    /// config on different nodes never collide [default: the entry's runner label]
+    #[arg(long, env = "RUNNER_NAME")]
+    runner_name: Option<String>,
+    /// GPUs per node, for the PREFILL_NODES/DECODE_NODES check [default: 4 on
+    /// gb* runner types, else 8]
+    #[arg(long, env = "GPUS_PER_NODE", value_parser = clap::value_parser!(u64).range(1..))]
+    gpus_per_node: Option<u64>,
 }
 
 /// The filters of a full sweep (shared by `matrix full-sweep` and `run`).
@@ -810,14 +849,27 @@ fn in_github_actions() -> bool {
     std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
 }
 
+/// Prints warnings for people (and, inside GitHub Actions, as annotations);
+/// the command goes on.
+fn warn(diags: &[diag::Diagnostic]) {
+    if diags.is_empty() {
+        return;
+    }
+    let mut t = diag::render_human(diags, diag::Level::Warning);
+    if in_github_actions() {
+        t.push_str(&diag::render_github(diags, diag::Level::Warning));
+    }
+    let _ = std::io::stderr().lock().write_all(t.as_bytes());
+}
+
 /// Prints an error for people (and, inside GitHub Actions, as annotations).
 fn report(e: &Error) {
     let mut err = std::io::stderr().lock();
     let text = match e {
         Error::Invalid(diags) => {
-            let mut t = diag::render_human(diags);
+            let mut t = diag::render_human(diags, diag::Level::Error);
             if in_github_actions() {
-                t.push_str(&diag::render_github(diags));
+                t.push_str(&diag::render_github(diags, diag::Level::Error));
             }
             let n = diags.len();
             t.push_str(&format!(
@@ -1031,7 +1083,8 @@ fn emit(output: &MatrixOutput, args: &OutputArgs) -> Result<()> {
 fn job_env_cmd(a: &JobEnvArgs) -> Result<()> {
     use crate::matrix::job_env;
     let entry = job_env::parse_entry(&a.entry, "--entry")?;
-    let env = job_env::job_env(&entry);
+    let host = job_env::Host::new(&entry, a.runner_name.as_deref(), a.gpus_per_node);
+    let env = job_env::job_env(&entry, &host)?;
     if a.github_env {
         let pairs: Vec<(String, String)> = env.clone().into_iter().collect();
         github::output::write_env(&pairs)?;
@@ -1060,23 +1113,28 @@ fn validate(a: &ValidateArgs) -> Result<()> {
             None
         }
     };
-    let runners = match runners::load(&a.configs.runner_config) {
+    let runners = match runners::load(&a.configs.runner_config()) {
         Ok(r) => Some(r),
         Err(e) => {
             collect(e)?;
             None
         }
     };
+    let mut warnings = Vec::new();
     if let (Some(c), Some(r)) = (&configs, &runners) {
-        collect(Error::Invalid(c.check_runners(r)))?;
+        warnings.extend(c.runner_warnings(r));
     }
     let mut changelog_entries = None;
     if let Some(path) = &a.changelog_file {
         match changelog::validate_file(path, configs.as_ref()) {
-            Ok(n) => changelog_entries = Some(n),
+            Ok(v) => {
+                changelog_entries = Some(v.entries);
+                warnings.extend(v.warnings);
+            }
             Err(e) => collect(e)?,
         }
     }
+    warn(&warnings);
     crate::error::check(diags)?;
     let (Some(c), Some(r)) = (configs, runners) else {
         return Err(Error::env(
@@ -1095,6 +1153,10 @@ fn validate(a: &ValidateArgs) -> Result<()> {
     );
     if let Some(n) = changelog_entries {
         line.push_str(&format!(", {n} changelog entries"));
+    }
+    if !warnings.is_empty() {
+        let n = warnings.len();
+        line.push_str(&format!("; {n} warning{}", if n == 1 { "" } else { "s" }));
     }
     println!("{line}");
     Ok(())
@@ -1213,13 +1275,12 @@ fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
             a.burstiness
         )));
     }
-    if !(0.0..=1.0).contains(&a.random_range_ratio) {
+    if let Some(r) = a.random_range_ratio.filter(|r| !(0.0..=1.0).contains(r)) {
         return Err(Error::usage(format!(
-            "--random-range-ratio {}: expected 0 to 1",
-            a.random_range_ratio
+            "--random-range-ratio {r}: expected 0 to 1"
         )));
     }
-    if a.num_prompts == 0 || a.max_concurrency == Some(0) {
+    if a.num_prompts == Some(0) || a.max_concurrency == Some(0) {
         return Err(Error::usage(
             "--num-prompts and --max-concurrency must be at least 1",
         ));
@@ -1302,10 +1363,10 @@ fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
         tokenizer: a.tokenizer.clone(),
         prompt_token_ids: a.prompt_token_ids,
         dataset: DatasetSpec {
-            num_prompts: a.num_prompts,
+            num_prompts: a.num_prompts.unwrap_or(1000),
             input_len: a.random_input_len,
             output_len: a.random_output_len.max(1),
-            range_ratio: a.random_range_ratio,
+            range_ratio: a.random_range_ratio.unwrap_or(1.0),
             prefix_len: a.random_prefix_len,
             seed: a.seed,
         },
@@ -1328,7 +1389,10 @@ fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
 }
 
 fn bench_serve(a: &BenchServeArgs) -> Result<Written> {
-    let opts = bench_options(a)?;
+    let mut opts = bench_options(a)?;
+    if a.protocol.is_some() {
+        crate::bench::protocol::SWEEP.apply(&mut opts, a.random_range_ratio, a.num_prompts)?;
+    }
     let out = crate::bench::run(&opts)?;
     eprint!("{}", out.summary);
     if let Some(p) = &opts.result_path {
@@ -1474,7 +1538,7 @@ fn collect_evals(a: &CollectEvalsArgs) -> Result<Written> {
 
 fn run_stats(a: &RunStatsArgs) -> Result<Written> {
     use crate::github::{api, run_stats};
-    let runners = crate::runners::load(&a.runner_config)?;
+    let runners = crate::runners::load(&runner_config_path(&a.runner_config))?;
     let rt = api::runtime()?;
     let _g = rt.enter();
     let gh = api::require_env("run-stats")?;
@@ -1548,10 +1612,8 @@ fn eval_run(a: &EvalRunArgs) -> Result<Written> {
         .base_url
         .clone()
         .unwrap_or_else(|| format!("http://127.0.0.1:{}", a.port));
-    let dp = matches!(
-        a.dp_attention.trim().to_ascii_lowercase().as_str(),
-        "true" | "1" | "yes"
-    );
+    // The seed's meta_env.json carries the environment's text, lower-cased.
+    let dp = a.dp_attention.trim().to_ascii_lowercase();
     let meta = serde_json::json!({
         "framework": a.framework, "precision": a.precision, "spec_decoding": a.spec_decoding, "tp": a.tp, "conc": a.conc,
         "ep": a.ep, "dp_attention": dp, "model": a.model, "hw": a.hw, "isl": a.isl, "osl": a.osl,
@@ -1567,6 +1629,8 @@ fn eval_run(a: &EvalRunArgs) -> Result<Written> {
         num_fewshot: a.num_fewshot,
         concurrency: a.concurrency.max(1),
         max_tokens: a.max_tokens.max(1),
+        temperature: a.temperature,
+        top_p: a.top_p,
         limit: a.limit,
         out: a.out.clone(),
         python: a.python.clone(),

@@ -127,8 +127,11 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// GPUs of the pool: `num-worker x max(tp, ep)`; with data-parallel
+    /// attention an engine spreads `ep` ranks over `ep` GPUs even at tp 1
+    /// (compat.md §2).
     pub fn gpus(&self) -> u64 {
-        u64::from(self.num_worker) * u64::from(self.tp)
+        u64::from(self.num_worker) * u64::from(self.tp.max(self.ep))
     }
 }
 
@@ -201,8 +204,10 @@ impl MasterConfigs {
         self.entries.iter().map(|e| e.key.as_str())
     }
 
-    /// Problems where an entry names a runner type the runner config lacks.
-    pub fn check_runners(&self, runners: &RunnerConfig) -> Vec<Diagnostic> {
+    /// Warnings where an entry's runner is a label the runner config lacks.
+    /// Not errors: the seed system generates such jobs and GitHub schedules
+    /// them by label (compat.md §1).
+    pub fn runner_warnings(&self, runners: &RunnerConfig) -> Vec<Diagnostic> {
         self.entries
             .iter()
             .filter(|e| !runners.contains(&e.runner))
@@ -212,7 +217,7 @@ impl MasterConfigs {
                     Some(e.runner_pos),
                     &join(e.key.as_str(), "runner"),
                     format!(
-                        "runner `{}` is not a runner type in {}; known: {}",
+                        "runner `{}` is not a runner type in {} (known: {}); its jobs are generated for the label as written, and commands that need its nodes see none",
                         e.runner,
                         runners.file,
                         runners.type_names().join(", ")
@@ -223,7 +228,21 @@ impl MasterConfigs {
     }
 }
 
-/// The default master config files: `configs/*-master.yaml`, sorted by name.
+/// Where the configs live when no path is given: `configs/`, or the seed
+/// system's `.github/configs/` when `configs/` does not exist (compat.md §1).
+/// The second element says which was chosen and why, for stderr.
+pub fn default_dir() -> (PathBuf, Option<String>) {
+    let ours = Path::new("configs");
+    let seeds = Path::new(".github/configs");
+    if !ours.exists() && seeds.is_dir() {
+        let note = "configs/ does not exist; using the seed layout's .github/configs/".to_string();
+        (seeds.to_path_buf(), Some(note))
+    } else {
+        (ours.to_path_buf(), None)
+    }
+}
+
+/// The default master config files: `DIR/*-master.yaml`, sorted by name.
 pub fn default_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let read = std::fs::read_dir(dir).map_err(|e| {
         Error::usage(format!(
@@ -247,6 +266,38 @@ pub fn default_files(dir: &Path) -> Result<Vec<PathBuf>> {
         )));
     }
     Ok(files)
+}
+
+/// Expands glob patterns in file arguments (an Action's `args` never goes
+/// through a shell). Plain paths are kept as given; a pattern that matches
+/// nothing, or is malformed, is an error naming it; each file once, in
+/// argument order then name order.
+pub fn expand_file_args(flag: &str, args: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for arg in args {
+        let text = arg.to_string_lossy();
+        if !text.contains(['*', '?', '[']) {
+            if !out.contains(arg) {
+                out.push(arg.clone());
+            }
+            continue;
+        }
+        let paths = glob::glob(&text).map_err(|e| {
+            Error::usage(format!("{flag} `{text}`: not a valid glob pattern: {e}"))
+        })?;
+        let mut found = 0;
+        for p in paths {
+            let p = p.map_err(|e| Error::usage(format!("{flag} `{text}`: {e}")))?;
+            found += 1;
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        if found == 0 {
+            return Err(Error::usage(format!("{flag} `{text}`: the pattern matches no file")));
+        }
+    }
+    Ok(out)
 }
 
 /// Loads and validates master config files; reports every problem in every file.

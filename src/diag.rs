@@ -43,23 +43,43 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// How bad a diagnostic is: errors stop the command, warnings are reported
+/// and the command goes on (input the seed system accepts, compat.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+}
+
+impl Level {
+    pub fn word(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+        }
+    }
+}
+
 /// Renders diagnostics for a terminal or log, one per line.
-pub fn render_human(diags: &[Diagnostic]) -> String {
+pub fn render_human(diags: &[Diagnostic], level: Level) -> String {
     let mut out = String::new();
     for d in diags {
-        out.push_str("error: ");
+        out.push_str(level.word());
+        out.push_str(": ");
         out.push_str(&d.to_string());
         out.push('\n');
     }
     out
 }
 
-/// Renders diagnostics as GitHub Actions `::error` workflow commands, which
-/// the runner turns into annotations on the file and line.
-pub fn render_github(diags: &[Diagnostic]) -> String {
+/// Renders diagnostics as GitHub Actions `::error`/`::warning` workflow
+/// commands, which the runner turns into annotations on the file and line.
+pub fn render_github(diags: &[Diagnostic], level: Level) -> String {
     let mut out = String::new();
     for d in diags {
-        out.push_str("::error file=");
+        out.push_str("::");
+        out.push_str(level.word());
+        out.push_str(" file=");
         out.push_str(&escape_property(&d.file));
         if let Some(pos) = d.pos {
             out.push_str(&format!(",line={},col={}", pos.line, pos.col));
@@ -124,7 +144,7 @@ mod tests {
     #[test]
     fn human_form_is_file_line_col_path_message() {
         assert_eq!(
-            render_human(&[sample()]),
+            render_human(&[sample()], Level::Error),
             "error: configs/a, b.yaml:3:7: key/tp: expected a positive integer, found string \"x\"\n100%\n"
         );
     }
@@ -132,7 +152,7 @@ mod tests {
     #[test]
     fn github_form_escapes_properties_and_data() {
         assert_eq!(
-            render_github(&[sample()]),
+            render_github(&[sample()], Level::Error),
             "::error file=configs/a%2C b.yaml,line=3,col=7,title=infmax::key/tp: expected a positive integer, found string \"x\"%0A100%25\n"
         );
     }
@@ -142,8 +162,12 @@ mod tests {
         let d = Diagnostic::new("x.yaml", None, "", "file is empty");
         assert_eq!(d.to_string(), "x.yaml: file is empty");
         assert_eq!(
-            render_github(&[d]),
+            render_github(&[d.clone()], Level::Error),
             "::error file=x.yaml,title=infmax::file is empty\n"
+        );
+        assert_eq!(
+            render_github(&[d], Level::Warning),
+            "::warning file=x.yaml,title=infmax::file is empty\n"
         );
     }
 }

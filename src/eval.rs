@@ -31,6 +31,9 @@ pub struct EvalOptions {
     pub num_fewshot: Option<u32>,
     pub concurrency: u32,
     pub max_tokens: u32,
+    /// Sampling, as the seed's `run_lm_eval` passes it (0 and 1: greedy).
+    pub temperature: f64,
+    pub top_p: f64,
     pub limit: Option<f64>,
     pub out: PathBuf,
     pub python: String,
@@ -221,7 +224,10 @@ pub fn run(o: &EvalOptions) -> Result<PathBuf> {
     .args([
         "--apply_chat_template",
         "--gen_kwargs",
-        &format!("max_gen_toks={},temperature=0", o.max_tokens),
+        &format!(
+            "max_gen_toks={},temperature={},top_p={}",
+            o.max_tokens, o.temperature, o.top_p
+        ),
     ])
     .arg("--output_path")
     .arg(&o.out)

@@ -6,7 +6,7 @@
 use crate::bench::{self, Backend, BenchOptions, dataset::DatasetSpec, metrics::Metric, progress};
 use crate::error::{Error, Result};
 use crate::matrix::MatrixEntry;
-use crate::matrix::job_env::{job_env_at, result_name};
+use crate::matrix::job_env::{Host, job_env_at, result_name, run_result_name};
 use crate::results::{collect, process, report};
 
 use std::path::PathBuf;
@@ -208,7 +208,9 @@ fn start_server(o: &RunOptions, e: &MatrixEntry, name: &str) -> Result<Server> {
 
 /// One benchmark of one entry at one concurrency: bench, then process.
 fn bench_one(o: &RunOptions, server: &Server, e: &MatrixEntry, conc: u32) -> Result<String> {
-    let name = result_name(e, conc);
+    let host = Host::new(e, None, None);
+    let env = job_env_at(e, conc, &host)?;
+    let name = run_result_name(e, conc, &host.runner_name);
     let (model, ..) = common(e);
     let seq = match e {
         MatrixEntry::Single(s) => (s.isl, s.osl),
@@ -220,7 +222,7 @@ fn bench_one(o: &RunOptions, server: &Server, e: &MatrixEntry, conc: u32) -> Res
         n = n.min(o.max_prompts.max(conc as usize));
     }
     let raw = o.out.join("raw").join(format!("{name}.json"));
-    let opts = BenchOptions {
+    let mut opts = BenchOptions {
         backend: Backend::Vllm,
         base_url: server.url.clone(),
         endpoint: "/v1/completions".into(),
@@ -257,6 +259,10 @@ fn bench_one(o: &RunOptions, server: &Server, e: &MatrixEntry, conc: u32) -> Res
         request_timeout: o.request_timeout,
         max_failure_rate: 0.05,
     };
+    if !o.scaled_down() {
+        // Full scale: exactly the CI scripts' protocol (one source of truth).
+        bench::protocol::SWEEP.apply(&mut opts, None, Some(n))?;
+    }
     let out = bench::run(&opts)?;
     if let Some(why) = out.aborted {
         return Err(Error::Failed(why));
@@ -268,7 +274,7 @@ fn bench_one(o: &RunOptions, server: &Server, e: &MatrixEntry, conc: u32) -> Res
             out.metrics.errors
         )));
     }
-    process::run(Some(&raw), &o.out.join("processed"), &job_env_at(e, conc))?;
+    process::run(Some(&raw), &o.out.join("processed"), &env)?;
     Ok(format!(
         "{:.1} tok/s total, TTFT {:.1} ms, TPOT {:.2} ms",
         out.metrics.total_token_throughput,
@@ -351,7 +357,7 @@ pub fn run(o: &RunOptions, entries: Vec<MatrixEntry>) -> Result<(usize, usize)> 
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(g) = groups.get(i) else { return };
                     let first = &g[0];
-                    let gname = format!("server{:03}_{}", i + 1, result_name(first, 0));
+                    let gname = format!("server{:03}_{}", i + 1, result_name(first, &Host::new(first, None, None).runner_name));
                     let report = |msg: String, ok: bool| {
                         let _g = lock.lock();
                         let n = done.fetch_add(1, Ordering::SeqCst) + 1;

@@ -5,7 +5,6 @@ use crate::fields::{self, Sink};
 use crate::fsutil;
 use crate::yaml;
 use indexmap::IndexMap;
-use std::collections::HashMap;
 use std::path::Path;
 
 #[derive(Debug, Clone, Default)]
@@ -28,8 +27,10 @@ impl RunnerConfig {
         self.types.keys().map(String::as_str).collect()
     }
 
+    /// Distinct nodes (a node listed under several runner types counts once).
     pub fn node_count(&self) -> usize {
-        self.types.values().map(Vec::len).sum()
+        let nodes: std::collections::HashSet<&String> = self.types.values().flatten().collect();
+        nodes.len()
     }
 
     /// Nodes of `runner_type` whose name contains `filter` (all nodes without one).
@@ -79,8 +80,9 @@ pub fn load(path: &Path) -> Result<RunnerConfig> {
     }
 }
 
-/// Parses `runner-type -> [node, ...]`; every node list non-empty, node
-/// names unique across the file.
+/// Parses `runner-type -> [node, ...]`; every node list non-empty. A node
+/// may carry several labels (be listed under several runner types), as in
+/// the seed system.
 pub fn parse(sink: &mut Sink, text: &str) -> Option<RunnerConfig> {
     let root = match yaml::parse(text) {
         Ok(r) => r,
@@ -102,23 +104,10 @@ pub fn parse(sink: &mut Sink, text: &str) -> Option<RunnerConfig> {
         );
     }
     let mut types = IndexMap::new();
-    let mut node_owner: HashMap<String, String> = HashMap::new();
     for (key, node) in map {
         let Some(nodes) = fields::string_list(sink, node, &key.name, false) else {
             continue;
         };
-        for (i, name) in nodes.iter().enumerate() {
-            if let Some(owner) = node_owner.get(name) {
-                let pos = node.as_seq().and_then(|s| s.get(i)).map(|n| n.pos);
-                sink.push(
-                    pos,
-                    &fields::index(&key.name, i),
-                    format!("node `{name}` is already listed under `{owner}`; each node belongs to one runner type"),
-                );
-            } else {
-                node_owner.insert(name.clone(), key.name.clone());
-            }
-        }
         types.insert(key.name.clone(), nodes);
     }
     Some(RunnerConfig {
@@ -146,6 +135,15 @@ mod tests {
     }
 
     #[test]
+    fn a_node_may_carry_several_labels() {
+        let mut sink = Sink::new("r.yaml");
+        let rc = parse(&mut sink, "b200: [b200-nb_0]\nb200-trt: [b200-nb_0]\n").expect("valid");
+        assert!(sink.diags.is_empty(), "{:?}", sink.diags);
+        assert_eq!(rc.nodes("b200-trt"), ["b200-nb_0"]);
+        assert_eq!(rc.nodes("b200"), ["b200-nb_0"]);
+    }
+
+    #[test]
     fn rejects_bad_shapes() {
         let mut sink = Sink::new("r.yaml");
         parse(
@@ -159,7 +157,6 @@ mod tests {
                 "r.yaml:1:7: h100: expected a list of strings, found string \"h100-cw_0\"",
                 "r.yaml:2:7: b200: must not be empty; expected a list of strings",
                 "r.yaml:3:13: mi300x[1]: expected a string, found integer 3",
-                "r.yaml:5:10: mi355x[0]: node `a` is already listed under `mi325x`; each node belongs to one runner type",
             ]
         );
     }

@@ -9,6 +9,7 @@ pub mod arrival;
 pub mod dataset;
 pub mod metrics;
 pub mod progress;
+pub mod protocol;
 pub mod request;
 pub mod result;
 

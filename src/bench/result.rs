@@ -50,12 +50,15 @@ pub fn percentile_word(p: f64) -> String {
     }
 }
 
+/// A distribution in milliseconds as an object (`mean_ms`, `median_ms`,
+/// `p99_ms`, ...). Its own key must not end in `_ms`: the seed's processor
+/// divides every top-level `*_ms` value by 1000 (compat.md §2).
 fn dist_json(d: &Dist) -> Value {
     let mut o = Map::new();
-    o.insert("mean".into(), json!(d.mean));
-    o.insert("median".into(), json!(d.median));
+    o.insert("mean_ms".into(), json!(d.mean));
+    o.insert("median_ms".into(), json!(d.median));
     for (p, v) in &d.percentiles {
-        o.insert(percentile_word(*p), json!(v));
+        o.insert(format!("{}_ms", percentile_word(*p)), json!(v));
     }
     Value::Object(o)
 }
@@ -108,8 +111,8 @@ pub fn to_json(info: &RunInfo, m: &RunMetrics, date: &str) -> Value {
     r.insert("send_retries".into(), json!(m.send_retries));
     r.insert("num_warmups".into(), json!(info.num_warmups));
     r.insert("max_concurrency_reached".into(), json!(m.max_in_flight));
-    r.insert("client_sched_lag_ms".into(), dist_json(&m.sched_lag_ms));
-    r.insert("concurrency_wait_ms".into(), dist_json(&m.queue_wait_ms));
+    r.insert("client_sched_lag".into(), dist_json(&m.sched_lag_ms));
+    r.insert("concurrency_wait".into(), dist_json(&m.queue_wait_ms));
     r.insert("total_reasoning_tokens".into(), json!(m.reasoning_tokens));
     r.insert("total_answer_tokens".into(), json!(m.answer_tokens));
     let sources: Map<String, Value> = m

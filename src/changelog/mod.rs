@@ -82,25 +82,31 @@ pub fn parse_entries(sink: &mut Sink, root: &Node, require_entries: bool) -> Vec
     out
 }
 
-/// `*` matches any run of characters (none included); nothing else is special.
+/// A config-key pattern with the seed's semantics: `*` matches any run of
+/// characters (none included), nothing else is special, and the whole key
+/// must match. Compiled once by `globset` with every other glob
+/// metacharacter escaped.
+pub struct KeyPattern(globset::GlobMatcher);
+
+impl KeyPattern {
+    pub fn new(pattern: &str) -> Option<KeyPattern> {
+        let escaped: Vec<String> = pattern.split('*').map(globset::escape).collect();
+        globset::GlobBuilder::new(&escaped.join("*"))
+            .literal_separator(false)
+            .backslash_escape(true)
+            .build()
+            .ok()
+            .map(|g| KeyPattern(g.compile_matcher()))
+    }
+
+    pub fn is_match(&self, key: &str) -> bool {
+        self.0.is_match(key)
+    }
+}
+
+/// Whether `text` matches the key pattern (see [`KeyPattern`]).
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let [first, middle @ .., last] = parts.as_slice() else {
-        return pattern == text;
-    };
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let Some(mut rest) = text.strip_prefix(first) else {
-        return false;
-    };
-    for part in middle {
-        match rest.find(part) {
-            Some(i) => rest = &rest[i + part.len()..],
-            None => return false,
-        }
-    }
-    rest.len() >= last.len() && rest.ends_with(last)
+    KeyPattern::new(pattern).is_some_and(|p| p.is_match(text))
 }
 
 /// Resolves every entry's keys to configs: patterns must match something,
@@ -140,10 +146,11 @@ fn match_keys<'c>(
     let mut out = Vec::new();
     for (j, key) in entry.config_keys.iter().enumerate() {
         let matches: Vec<&ConfigEntry> = if key.contains('*') {
+            let pattern = KeyPattern::new(key);
             configs
                 .entries
                 .iter()
-                .filter(|c| wildcard_match(key, c.key.as_str()))
+                .filter(|c| pattern.as_ref().is_some_and(|p| p.is_match(c.key.as_str())))
                 .collect()
         } else {
             configs.get(key).into_iter().collect()
@@ -299,8 +306,22 @@ pub fn parse_added(label: &str, lines: &[(u32, String)]) -> Result<Vec<Changelog
     Ok(entries)
 }
 
-/// Validates a whole changelog file against the configs; returns its entry count.
-pub fn validate_file(path: &std::path::Path, configs: Option<&MasterConfigs>) -> Result<usize> {
+/// What `validate --changelog-file` found in a whole changelog.
+#[derive(Debug)]
+pub struct Validated {
+    pub entries: usize,
+    /// Entries whose keys no longer resolve. History is immutable (a config
+    /// renamed or removed later), so these are warnings; only entries added
+    /// by a change must resolve (`resolve`, used by `matrix changelog`).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Validates a whole changelog file: every entry's shape (errors) and,
+/// given the configs, that its keys still resolve (warnings).
+pub fn validate_file(
+    path: &std::path::Path,
+    configs: Option<&MasterConfigs>,
+) -> Result<Validated> {
     let label = path.display().to_string();
     let text = crate::fsutil::read_input(path).map_err(Error::invalid)?;
     let mut sink = Sink::new(&label);
@@ -311,19 +332,26 @@ pub fn validate_file(path: &std::path::Path, configs: Option<&MasterConfigs>) ->
             Vec::new()
         }
     };
-    let mut diags = sink.diags;
+    if !sink.diags.is_empty() {
+        return Err(Error::Invalid(sink.diags));
+    }
+    let mut warnings = Vec::new();
     if let Some(configs) = configs {
         // Resolution is checked independently per entry here: in a whole file
         // a key legitimately appears in many entries.
         for (i, e) in entries.iter().enumerate() {
-            match_keys(&label, i, e, configs, &mut diags);
+            match_keys(&label, i, e, configs, &mut warnings);
+        }
+        for w in &mut warnings {
+            w.message.push_str(
+                "; kept as history (only entries added by a change must resolve)",
+            );
         }
     }
-    if diags.is_empty() {
-        Ok(entries.len())
-    } else {
-        Err(Error::Invalid(diags))
-    }
+    Ok(Validated {
+        entries: entries.len(),
+        warnings,
+    })
 }
 
 #[cfg(test)]
@@ -352,6 +380,9 @@ mod tests {
             wildcard_match("d?r1[x]*", "d?r1[x]-y"),
             "? and [ are literal"
         );
+        assert!(!wildcard_match("d?r1*", "dxr1-y"), "? matches only itself");
+        assert!(wildcard_match("a{b,c}\\*", "a{b,c}\\-z"), "braces and backslashes are literal");
+        assert!(wildcard_match("a/*", "a/b/c"), "* crosses /");
     }
 
     fn entries(text: &str) -> (Vec<ChangelogEntry>, Vec<String>) {

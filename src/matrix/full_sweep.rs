@@ -57,7 +57,14 @@ impl FullSweep {
                 self.step_size
             )));
         }
-        runners.check_types("--runner-type", &self.runner_type)?;
+        // A config's runner label absent from runners.yaml is still a label
+        // GitHub schedules by (compat.md §1), so it is a valid filter.
+        let labels: std::collections::HashSet<&str> =
+            configs.entries.iter().map(|c| c.runner.as_str()).collect();
+        runners.check_types(
+            "--runner-type",
+            self.runner_type.iter().filter(|t| !labels.contains(t.as_str())),
+        )?;
         let mut out = Vec::new();
         for cfg in &configs.entries {
             if !self.keeps_config(cfg) {

@@ -28,42 +28,135 @@ pub fn parse_entry(json: &str, source: &str) -> Result<MatrixEntry> {
     })
 }
 
-/// `RESULT_FILENAME` of one benchmark: unique per entry and concurrency, safe as a file name.
-pub fn result_name(e: &MatrixEntry, conc: u32) -> String {
+/// Where a job runs: the runner's name (unique per machine, GitHub's
+/// `RUNNER_NAME`) and the GPUs of one of its nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    pub runner_name: String,
+    pub gpus_per_node: u64,
+}
+
+impl Host {
+    /// `runner_name` or, without one (a laptop), the entry's runner label;
+    /// `gpus_per_node` or the runner type's default.
+    pub fn new(e: &MatrixEntry, runner_name: Option<&str>, gpus_per_node: Option<u64>) -> Host {
+        let runner = match e {
+            MatrixEntry::Single(s) => &s.runner,
+            MatrixEntry::Multi(m) => &m.runner,
+        };
+        Host {
+            runner_name: runner_name
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or(runner)
+                .to_string(),
+            gpus_per_node: gpus_per_node.unwrap_or_else(|| default_gpus_per_node(runner)),
+        }
+    }
+}
+
+/// GPUs per node of a runner type: 4 on Grace-Blackwell trays (GB200/GB300
+/// NVL72), 8 on every other GPU server the configs name.
+pub fn default_gpus_per_node(runner_type: &str) -> u64 {
+    if runner_type.starts_with("gb") { 4 } else { 8 }
+}
+
+/// `RESULT_FILENAME` of the job, as the seed's recipes expect (compat.md §3),
+/// made safe as a file name. Multi-node: one name for all its concurrencies.
+pub fn result_name(e: &MatrixEntry, runner_name: &str) -> String {
     let raw = match e {
         MatrixEntry::Single(s) => format!(
-            "{}_{}_{}_tp{}_ep{}_dpa{}_conc{}_{}_{}",
+            "{}_{}_{}_tp{}_ep{}_dpa_{}_conc{}_specdecode_{}_{}",
             s.exp_name,
             s.precision,
             s.framework,
             s.tp,
             s.ep,
             s.dp_attn,
-            conc,
+            s.conc,
             s.spec_decoding.as_str(),
-            s.runner
+            runner_name
         ),
         MatrixEntry::Multi(m) => format!(
-            "{}_{}_{}_p{}x{}_d{}x{}_conc{}_{}_{}",
+            "{}_{}_ptp{}pep{}_dtp{}dep{}_{}_specdec-{}_conc{}_{}",
             m.exp_name,
             m.precision,
-            m.framework,
-            m.prefill.num_worker,
             m.prefill.tp,
-            m.decode.num_worker,
+            m.prefill.ep,
             m.decode.tp,
-            conc,
+            m.decode.ep,
+            m.framework,
             m.spec_decoding.as_str(),
-            m.runner
+            m.conc.iter().map(u32::to_string).collect::<Vec<_>>().join("x"),
+            runner_name
         ),
     };
     crate::fsutil::safe_file_name(&raw)
 }
 
+/// The result file (without `.json`) of one benchmark of the entry:
+/// single-node, `RESULT_FILENAME`; multi-node, `RESULT_FILENAME_conc{C}`, so
+/// its processed file matches the artifact's `agg_{RESULT_FILENAME}_*.json`.
+pub fn run_result_name(e: &MatrixEntry, conc: u32, runner_name: &str) -> String {
+    let name = result_name(e, runner_name);
+    match e {
+        MatrixEntry::Single(_) => name,
+        MatrixEntry::Multi(_) => format!("{name}_conc{conc}"),
+    }
+}
+
+/// With `PREFILL_NODES`/`DECODE_NODES` in the additional settings, the
+/// pool's nodes x GPUs per node must be its GPUs (compat.md §2).
+pub fn check_nodes(e: &MatrixEntry, gpus_per_node: u64) -> Result<()> {
+    let MatrixEntry::Multi(m) = e else {
+        return Ok(());
+    };
+    let settings: Vec<&String> = m
+        .prefill
+        .additional_settings
+        .iter()
+        .chain(&m.decode.additional_settings)
+        .collect();
+    let mut problems = Vec::new();
+    for (var, pool, worker) in [
+        ("PREFILL_NODES", "prefill", &m.prefill),
+        ("DECODE_NODES", "decode", &m.decode),
+    ] {
+        let Some(value) = settings.iter().rev().find_map(|s| {
+            s.strip_prefix(var).and_then(|r| r.strip_prefix('='))
+        }) else {
+            continue;
+        };
+        let Ok(nodes) = value.trim().parse::<u64>() else {
+            problems.push(format!("{var}={value:?} is not a whole number"));
+            continue;
+        };
+        if nodes.saturating_mul(gpus_per_node) != worker.gpus() {
+            problems.push(format!(
+                "{var}={nodes} gives {} GPUs ({nodes} nodes x {gpus_per_node} GPUs per node), but the {pool} pool needs {} (num-worker {} x max(tp {}, ep {}))",
+                nodes.saturating_mul(gpus_per_node),
+                worker.gpus(),
+                worker.num_worker,
+                worker.tp,
+                worker.ep
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "{}: {}; fix additional-settings or the pool in the master config (GPUS_PER_NODE sets the GPUs per node)",
+            m.exp_name,
+            problems.join("; ")
+        )))
+    }
+}
+
 /// The job's environment. Single-node: `CONC` and `RESULT_FILENAME` of that
 /// one benchmark. Multi-node: `CONC_LIST` and `RESULT_FILENAMES` (space
 /// separated, in the same order), and `CONC`/`RESULT_FILENAME` of the first.
-pub fn job_env(e: &MatrixEntry) -> JobEnv {
+pub fn job_env(e: &MatrixEntry, host: &Host) -> Result<JobEnv> {
+    check_nodes(e, host.gpus_per_node)?;
     let mut env = JobEnv::new();
     // The fields both kinds of entry have, by JSON key (kebab-case) -> VAR.
     let json = serde_json::to_value(e).unwrap_or_default();
@@ -98,7 +191,7 @@ pub fn job_env(e: &MatrixEntry) -> JobEnv {
             set("EP_SIZE", s.ep.to_string());
             set("DP_ATTENTION", s.dp_attn.to_string());
             set("CONC", s.conc.to_string());
-            set("RESULT_FILENAME", result_name(e, s.conc));
+            set("RESULT_FILENAME", result_name(e, &host.runner_name));
         }
         MatrixEntry::Multi(m) => {
             set("IS_MULTINODE", "true".into());
@@ -121,26 +214,30 @@ pub fn job_env(e: &MatrixEntry) -> JobEnv {
                 m.decode.additional_settings.join("\n"),
             );
             let concs: Vec<String> = m.conc.iter().map(u32::to_string).collect();
-            let names: Vec<String> = m.conc.iter().map(|&c| result_name(e, c)).collect();
+            let names: Vec<String> = m
+                .conc
+                .iter()
+                .map(|&c| run_result_name(e, c, &host.runner_name))
+                .collect();
             set("CONC", concs.first().cloned().unwrap_or_default());
             set("CONC_LIST", concs.join(" "));
-            set(
-                "RESULT_FILENAME",
-                names.first().cloned().unwrap_or_default(),
-            );
+            set("RESULT_FILENAME", result_name(e, &host.runner_name));
             set("RESULT_FILENAMES", names.join(" "));
         }
     }
-    env
+    Ok(env)
 }
 
-/// The same environment with `RESULT_FILENAME`/`CONC` set for one concurrency
-/// of the entry (multi-node entries run one benchmark per value).
-pub fn job_env_at(e: &MatrixEntry, conc: u32) -> JobEnv {
-    let mut env = job_env(e);
+/// The same environment with `RESULT_FILENAME`/`CONC` set for one
+/// benchmark of the entry (multi-node entries run one per concurrency).
+pub fn job_env_at(e: &MatrixEntry, conc: u32, host: &Host) -> Result<JobEnv> {
+    let mut env = job_env(e, host)?;
     env.insert("CONC".into(), conc.to_string());
-    env.insert("RESULT_FILENAME".into(), result_name(e, conc));
-    env
+    env.insert(
+        "RESULT_FILENAME".into(),
+        run_result_name(e, conc, &host.runner_name),
+    );
+    Ok(env)
 }
 
 /// `KEY=VALUE` lines for a shell (`set -a; . file`), values single-quoted.
@@ -170,7 +267,7 @@ mod tests {
     fn single_node_entry_round_trips_into_the_job_env() {
         let e = parse_entry(SINGLE, "entry").expect("parses");
         assert_eq!(serde_json::to_string(&e).expect("json"), SINGLE);
-        let env = job_env(&e);
+        let env = job_env(&e, &Host::new(&e, Some("h100-cw_1"), None)).expect("env");
         assert_eq!(env["TP"], "2");
         assert_eq!(env["EP_SIZE"], "1");
         assert_eq!(env["DP_ATTENTION"], "false");
@@ -182,7 +279,13 @@ mod tests {
         assert_eq!(env["IS_MULTINODE"], "false");
         assert_eq!(
             env["RESULT_FILENAME"],
-            "gptoss_1k1k_fp4_vllm_tp2_ep1_dpafalse_conc4_none_h100"
+            "gptoss_1k1k_fp4_vllm_tp2_ep1_dpa_false_conc4_specdecode_none_h100-cw_1"
+        );
+        let laptop = job_env(&e, &Host::new(&e, None, None)).expect("env");
+        assert_eq!(
+            laptop["RESULT_FILENAME"],
+            "gptoss_1k1k_fp4_vllm_tp2_ep1_dpa_false_conc4_specdecode_none_h100",
+            "without a runner name, the runner label"
         );
         assert_has_process_vars(&env, false);
     }
@@ -190,19 +293,64 @@ mod tests {
     #[test]
     fn multi_node_entry_lists_one_result_per_concurrency() {
         let e = parse_entry(MULTI, "entry").expect("parses");
-        let env = job_env(&e);
+        let host = Host::new(&e, Some("gb200-nv_0"), None);
+        let env = job_env(&e, &host).expect("env");
         assert_eq!(env["CONC_LIST"], "64 128");
+        let name = "dsr1_1k1k_fp4_ptp4pep4_dtp16dep16_dynamo-trt_specdec-mtp_conc64x128_gb200-nv_0";
+        assert_eq!(env["RESULT_FILENAME"], name);
         assert_eq!(
             env["RESULT_FILENAMES"],
-            "dsr1_1k1k_fp4_dynamo-trt_p2x4_d1x16_conc64_mtp_gb200 dsr1_1k1k_fp4_dynamo-trt_p2x4_d1x16_conc128_mtp_gb200"
+            format!("{name}_conc64 {name}_conc128")
         );
         assert_eq!(env["PREFILL_GPUS"], "8");
+        assert_eq!(env["DECODE_GPUS"], "16");
         assert_eq!(env["SPEC_DECODING"], "mtp");
         assert_eq!(env["DISAGG"], "true");
         assert_eq!(env["EXP_NAME"], "dsr1_1k1k");
         assert_eq!(env["DECODE_ADDITIONAL_SETTINGS"], "");
-        assert_eq!(job_env_at(&e, 128)["CONC"], "128");
+        let at = job_env_at(&e, 128, &host).expect("env");
+        assert_eq!(at["CONC"], "128");
+        assert_eq!(at["RESULT_FILENAME"], format!("{name}_conc128"));
         assert_has_process_vars(&env, true);
+    }
+
+    #[test]
+    fn pool_gpus_count_expert_parallel_ranks() {
+        // Data-parallel attention: tp 1, ep 4 -> 4 GPUs per worker, not 1.
+        let e = parse_entry(
+            &MULTI
+                .replace(r#""num-worker":2,"tp":4,"ep":4"#, r#""num-worker":3,"tp":1,"ep":4"#)
+                .replace(r#""tp":16,"ep":16"#, r#""tp":8,"ep":4"#),
+            "entry",
+        )
+        .expect("parses");
+        let env = job_env(&e, &Host::new(&e, None, None)).expect("env");
+        assert_eq!((env["PREFILL_GPUS"].as_str(), env["DECODE_GPUS"].as_str()), ("12", "8"));
+    }
+
+    #[test]
+    fn node_settings_must_agree_with_the_pools() {
+        let with = |p: &str, d: &str| {
+            MULTI
+                .replace(r#"["A=1"]"#, &format!(r#"["A=1","PREFILL_NODES={p}"]"#))
+                .replace(
+                    r#""dp-attn":true},"conc""#,
+                    &format!(r#""dp-attn":true,"additional-settings":["DECODE_NODES={d}"]}},"conc""#),
+                )
+        };
+        // gb200: 4 GPUs per node; prefill 2x4 = 8 GPUs, decode 1x16 = 16.
+        let ok = parse_entry(&with("2", "4"), "entry").expect("parses");
+        job_env(&ok, &Host::new(&ok, None, None)).expect("2x4 and 4x4 agree");
+        let bad = parse_entry(&with("1", "4"), "entry").expect("parses");
+        let err = job_env(&bad, &Host::new(&bad, None, None)).expect_err("1x4 != 8");
+        assert!(
+            err.to_string().contains("PREFILL_NODES=1 gives 4 GPUs (1 nodes x 4 GPUs per node), but the prefill pool needs 8 (num-worker 2 x max(tp 4, ep 4))"),
+            "{err}"
+        );
+        // The same entry on 8-GPU nodes: 1 prefill node is right, 4 decode nodes are not.
+        let err = job_env(&bad, &Host::new(&bad, None, Some(8))).expect_err("4x8 != 16");
+        assert!(err.to_string().contains("DECODE_NODES=4 gives 32 GPUs"), "{err}");
+        assert!(!err.to_string().contains("PREFILL_NODES"), "{err}");
     }
 
     #[test]

@@ -32,8 +32,18 @@ impl RunnerModelSweep {
                 "runner-model-sweep needs --single-node or --multi-node",
             ));
         }
-        runners.check_types("--runner-type", [&self.runner_type])?;
+        // A config's runner label that runners.yaml lacks is a runner type
+        // with no nodes (compat.md §1).
+        if !configs.entries.iter().any(|c| c.runner == self.runner_type) {
+            runners.check_types("--runner-type", [&self.runner_type])?;
+        }
         let nodes = runners.matching_nodes(&self.runner_type, self.runner_node_filter.as_deref());
+        if runners.nodes(&self.runner_type).is_empty() {
+            return Err(Error::usage(format!(
+                "--runner-type {}: a runner label of the configs, but {} lists no nodes for it; add `{}: [node, ...]` there",
+                self.runner_type, runners.file, self.runner_type
+            )));
+        }
         if nodes.is_empty() {
             return Err(Error::usage(format!(
                 "--runner-node-filter {:?}: no node of runner type `{}` matches; its nodes: {}",

@@ -48,7 +48,7 @@ pub fn rows_from(meta: &Value, harness: &Value, source: &str) -> Vec<Value> {
                 (flex, flex_se) = pair(f);
             }
         }
-        let (mut acc, mut acc_se, mut acc_name) = (None, None, "acc".to_string());
+        let (mut acc, mut acc_se) = (None, None);
         if filters.is_empty() {
             acc = get_num(res, "acc,none").or_else(|| get_num(res, "acc"));
             acc_se = get_num(res, "acc_stderr,none").or_else(|| get_num(res, "acc_stderr"));
@@ -56,14 +56,15 @@ pub fn rows_from(meta: &Value, harness: &Value, source: &str) -> Vec<Value> {
                 acc = get_num(res, &format!("{metric},none")).or_else(|| get_num(res, &metric));
                 acc_se = get_num(res, &format!("{metric}_stderr,none"))
                     .or_else(|| get_num(res, &format!("{metric}_stderr")));
-                acc_name = metric.clone();
             }
         }
+        // The seed's two score names (compat.md §2): em_strict when there
+        // is one, else "accuracy" (acc, the bare metric, or the flexible match).
         let (score, score_name, score_se) = match strict {
-            Some(s) => (Some(s), "em_strict".to_string(), strict_se),
+            Some(s) => (Some(s), "em_strict", strict_se),
             None => match flex.filter(|_| acc.is_none()) {
-                Some(f) => (Some(f), "em_flexible".to_string(), flex_se),
-                None => (acc, acc_name, acc_se),
+                Some(f) => (Some(f), "accuracy", flex_se),
+                None => (acc, "accuracy", acc_se),
             },
         };
         let mut r = Map::new();
@@ -75,10 +76,17 @@ pub fn rows_from(meta: &Value, harness: &Value, source: &str) -> Vec<Value> {
             "tp",
             "ep",
             "conc",
-            "dp_attention",
         ] {
             r.insert(k.into(), meta.get(k).cloned().unwrap_or(Value::Null));
         }
+        // The seed's type: the lower-case string, whichever way meta_env.json has it.
+        let dp = match meta.get("dp_attention") {
+            Some(Value::String(s)) => json!(s.to_ascii_lowercase()),
+            Some(Value::Bool(b)) => json!(b.to_string()),
+            Some(Value::Null) | None => Value::Null,
+            Some(other) => json!(other.to_string().to_ascii_lowercase()),
+        };
+        r.insert("dp_attention".into(), dp);
         r.insert(
             "hw".into(),
             json!(meta["hw"].as_str().unwrap_or_default().to_uppercase()),
@@ -320,9 +328,14 @@ mod tests {
         let mmlu = rows.iter().find(|r| r["task"] == "mmlu").expect("mmlu");
         assert_eq!(
             (mmlu["score"].as_f64(), mmlu["score_name"].as_str()),
-            (Some(0.7), Some("acc"))
+            (Some(0.7), Some("accuracy"))
         );
         assert!(mmlu["em_strict"].is_null());
+        assert_eq!(gsm["dp_attention"], "false", "the seed's string, from a JSON bool");
+        let mut upper = meta();
+        upper["dp_attention"] = json!("True");
+        let rows = rows_from(&upper, &harness(), "x/results.json");
+        assert_eq!(rows[0]["dp_attention"], "true", "lower-cased");
         let t = table(&rows);
         assert!(
             t.contains("| 90.00% ±1.00% | 90.00% ±1.00% | 92.00% ±1.10% | 1319 |"),

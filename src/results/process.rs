@@ -168,20 +168,18 @@ pub fn process(run: &Value, env: &Env) -> Result<Value> {
             let n = v.int(var);
             r.insert(key.into(), json!(n));
         }
-        let pd = v.boolean("PREFILL_DP_ATTN");
-        let dd = v.boolean("DECODE_DP_ATTN");
-        r.insert("prefill_dp_attention".into(), json!(pd));
-        r.insert("decode_dp_attention".into(), json!(dd));
+        // The seed's types: the environment's text, exactly as given (compat.md §2).
+        r.insert("prefill_dp_attention".into(), json!(v.str("PREFILL_DP_ATTN")));
+        r.insert("decode_dp_attention".into(), json!(v.str("DECODE_DP_ATTN")));
         r.insert("num_prefill_gpu".into(), json!(pg));
         r.insert("num_decode_gpu".into(), json!(dg));
         (pg + dg, dg, pg)
     } else {
         let tp = v.int("TP");
         let ep = v.int("EP_SIZE");
-        let dp = v.boolean("DP_ATTENTION");
         r.insert("tp".into(), json!(tp));
         r.insert("ep".into(), json!(ep));
-        r.insert("dp_attention".into(), json!(dp));
+        r.insert("dp_attention".into(), json!(v.str("DP_ATTENTION")));
         (tp, tp, tp)
     };
     if gpus == 0 || out_gpus == 0 || in_gpus == 0 {
@@ -230,12 +228,51 @@ pub fn process(run: &Value, env: &Env) -> Result<Value> {
     Ok(Value::Object(r))
 }
 
+/// Prefill and decode GPUs from a result named as the seed's multi-node
+/// launchers name them: `..._gpus_{N}_ctx_{P}_gen_{D}[.json]` (N = P + D).
+pub fn gpus_from_name(name: &str) -> Option<(u64, u64)> {
+    let stem = name.strip_suffix(".json").unwrap_or(name);
+    let at = stem.rfind("_gpus_")?;
+    let mut parts = stem[at + "_gpus_".len()..].split('_');
+    let (n, ctx, p, gen_, d) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    if ctx != "ctx" || gen_ != "gen" || parts.next().is_some() {
+        return None;
+    }
+    let (n, p, d): (u64, u64, u64) = (n.parse().ok()?, p.parse().ok()?, d.parse().ok()?);
+    (n == p + d).then_some((p, d))
+}
+
+/// A multi-node job whose environment lacks PREFILL_GPUS/DECODE_GPUS takes
+/// them from the result's name when it has the seed's `_gpus_…` suffix.
+fn env_with_name_gpus(env: &Env, file: &Path) -> Env {
+    let mut env = env.clone();
+    let multinode = env
+        .get("IS_MULTINODE")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if let (true, Some((p, d))) = (multinode, gpus_from_name(name)) {
+        for (k, n) in [("PREFILL_GPUS", p), ("DECODE_GPUS", d)] {
+            if env.get(k).is_none_or(|v| v.trim().is_empty()) {
+                env.insert(k.to_string(), n.to_string());
+            }
+        }
+    }
+    env
+}
+
 /// Reads the run's result, writes `agg_{RESULT_FILENAME}.json` into `out_dir`.
 pub fn run(result_file: Option<&Path>, out_dir: &Path, env: &Env) -> Result<PathBuf> {
     let name = env.get("RESULT_FILENAME").cloned().unwrap_or_default();
     let input = result_file
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(format!("{name}.json")));
+    let env = &env_with_name_gpus(env, &input);
     // Check the environment before reading the run, so a job missing both
     // hears about its environment first.
     process(
@@ -297,9 +334,10 @@ mod tests {
             (
                 r["isl"].as_u64(),
                 r["tp"].as_u64(),
-                r["dp_attention"].as_bool()
+                r["dp_attention"].as_str()
             ),
-            (Some(1024), Some(8), Some(false))
+            (Some(1024), Some(8), Some("false")),
+            "dp_attention is the environment's string (compat.md §2)"
         );
         assert_eq!(r["tput_per_gpu"], 1000.0);
         assert_eq!(r["output_tput_per_gpu"], 250.0);
@@ -340,7 +378,42 @@ mod tests {
             (r["num_prefill_gpu"].as_u64(), r["decode_tp"].as_u64()),
             (Some(8), Some(32))
         );
+        assert_eq!(
+            (&r["prefill_dp_attention"], &r["decode_dp_attention"]),
+            (&json!("true"), &json!("true"))
+        );
         assert!(r.get("tp").is_none());
+    }
+
+    #[test]
+    fn gpus_from_the_seeds_multi_node_result_names() {
+        assert_eq!(gpus_from_name("x_conc64_gpus_40_ctx_8_gen_32.json"), Some((8, 32)));
+        assert_eq!(gpus_from_name("x_gpus_12_ctx_4_gen_8"), Some((4, 8)));
+        assert_eq!(gpus_from_name("x_gpus_12_ctx_4_gen_9.json"), None, "N != P + D");
+        assert_eq!(gpus_from_name("x_gpus_12_ctx_4.json"), None);
+        assert_eq!(gpus_from_name("x_gpus_a_ctx_4_gen_8.json"), None);
+        assert_eq!(gpus_from_name("plain.json"), None);
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("dsr1_gpus_40_ctx_8_gen_32.json");
+        std::fs::write(&file, run_json().to_string()).expect("write");
+        let mut e = single_env();
+        e.extend(env(&[
+            ("IS_MULTINODE", "true"),
+            ("DISAGG", "true"),
+            ("PREFILL_NUM_WORKERS", "2"),
+            ("PREFILL_TP", "4"),
+            ("PREFILL_EP", "4"),
+            ("PREFILL_DP_ATTN", "false"),
+            ("DECODE_NUM_WORKERS", "1"),
+            ("DECODE_TP", "32"),
+            ("DECODE_EP", "32"),
+            ("DECODE_DP_ATTN", "false"),
+        ]));
+        let out = run(Some(&file), dir.path(), &e).expect("GPUs from the name");
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(out).expect("read")).expect("json");
+        assert_eq!((r["num_prefill_gpu"].as_u64(), r["num_decode_gpu"].as_u64()), (Some(8), Some(32)));
+        assert_eq!(r["tput_per_gpu"], 200.0);
     }
 
     #[test]
