@@ -7,7 +7,7 @@
 
 # vLLM: serve_vllm [EXTRA_FLAG...]
 serve_vllm() {
-  require_env MODEL TP EP_SIZE CONC MAX_MODEL_LEN
+  check_env_vars MODEL TP EP_SIZE CONC MAX_MODEL_LEN
   local args=(vllm serve "$MODEL" --host 0.0.0.0 --port "$PORT"
     --tensor-parallel-size "$TP" --max-model-len "$MAX_MODEL_LEN"
     --max-num-seqs "$CONC" --gpu-memory-utilization 0.9 --no-enable-prefix-caching)
@@ -20,7 +20,7 @@ serve_vllm() {
 
 # SGLang: serve_sglang [EXTRA_FLAG...]
 serve_sglang() {
-  require_env MODEL TP EP_SIZE DP_ATTENTION CONC MAX_MODEL_LEN
+  check_env_vars MODEL TP EP_SIZE DP_ATTENTION CONC MAX_MODEL_LEN
   local args=(python3 -m sglang.launch_server --model-path "$MODEL" --served-model-name "$MODEL"
     --host 0.0.0.0 --port "$PORT" --tp "$TP" --trust-remote-code
     --context-length "$MAX_MODEL_LEN" --max-running-requests "$CONC" --disable-radix-cache)
@@ -37,7 +37,7 @@ serve_sglang() {
 # TensorRT-LLM (trtllm-serve, PyTorch backend): serve_trt [EXTRA_YAML_LINE...]
 # The engine options go in a YAML file; MTP when SPEC_DECODING=mtp.
 serve_trt() {
-  require_env MODEL TP EP_SIZE DP_ATTENTION CONC MAX_MODEL_LEN SPEC_DECODING
+  check_env_vars MODEL TP EP_SIZE DP_ATTENTION CONC MAX_MODEL_LEN SPEC_DECODING
   local extra line
   extra="$(mktemp --suffix=.yaml)"
   {
@@ -66,7 +66,7 @@ serve_trt() {
 
 # ATOM (AMD): serve_atom [EXTRA_FLAG...]; MTP when SPEC_DECODING=mtp.
 serve_atom() {
-  require_env MODEL TP CONC MAX_MODEL_LEN SPEC_DECODING
+  check_env_vars MODEL TP CONC MAX_MODEL_LEN SPEC_DECODING
   local args=(python3 -m atom.entrypoints.openai_server --model "$MODEL" --server-port "$PORT"
     -tp "$TP" --max-model-len "$MAX_MODEL_LEN" --max-num-seqs "$CONC" --kv_cache_dtype fp8)
   if [ "$SPEC_DECODING" = mtp ]; then
@@ -81,7 +81,7 @@ serve_atom() {
 # etcd and NATS for Dynamo's control plane, the prefill and decode workers
 # with srun across the allocation, and the HTTP frontend here.
 serve_dynamo() {
-  require_env MODEL PREFILL_NUM_WORKERS PREFILL_TP PREFILL_EP PREFILL_DP_ATTN \
+  check_env_vars MODEL PREFILL_NUM_WORKERS PREFILL_TP PREFILL_EP PREFILL_DP_ATTN \
     DECODE_NUM_WORKERS DECODE_TP DECODE_EP DECODE_DP_ATTN CONC_LIST MAX_MODEL_LEN SPEC_DECODING
   local module="$1" head_node
   shift

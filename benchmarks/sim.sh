@@ -6,7 +6,7 @@
 set -euo pipefail
 # shellcheck source=benchmarks/benchmark_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/benchmark_lib.sh"
-require_env MODEL CONC MAX_MODEL_LEN
+check_env_vars MODEL CONC MAX_MODEL_LEN
 read -ra sim_args <<<"${SIM_ARGS:---ttft-ms 20 --itl-ms 5}"
 start_server "$INFMAX" sim --port "$PORT" --served-model-name "$MODEL" \
   --max-model-len "$MAX_MODEL_LEN" "${sim_args[@]}"

@@ -282,9 +282,8 @@ pub fn expand_file_args(flag: &str, args: &[PathBuf]) -> Result<Vec<PathBuf>> {
             }
             continue;
         }
-        let paths = glob::glob(&text).map_err(|e| {
-            Error::usage(format!("{flag} `{text}`: not a valid glob pattern: {e}"))
-        })?;
+        let paths = glob::glob(&text)
+            .map_err(|e| Error::usage(format!("{flag} `{text}`: not a valid glob pattern: {e}")))?;
         let mut found = 0;
         for p in paths {
             let p = p.map_err(|e| Error::usage(format!("{flag} `{text}`: {e}")))?;
@@ -294,7 +293,9 @@ pub fn expand_file_args(flag: &str, args: &[PathBuf]) -> Result<Vec<PathBuf>> {
             }
         }
         if found == 0 {
-            return Err(Error::usage(format!("{flag} `{text}`: the pattern matches no file")));
+            return Err(Error::usage(format!(
+                "{flag} `{text}`: the pattern matches no file"
+            )));
         }
     }
     Ok(out)

@@ -357,7 +357,11 @@ pub fn run(o: &RunOptions, entries: Vec<MatrixEntry>) -> Result<(usize, usize)> 
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(g) = groups.get(i) else { return };
                     let first = &g[0];
-                    let gname = format!("server{:03}_{}", i + 1, result_name(first, &Host::new(first, None, None).runner_name));
+                    let gname = format!(
+                        "server{:03}_{}",
+                        i + 1,
+                        result_name(first, &Host::new(first, None, None).runner_name)
+                    );
                     let report = |msg: String, ok: bool| {
                         let _g = lock.lock();
                         let n = done.fetch_add(1, Ordering::SeqCst) + 1;

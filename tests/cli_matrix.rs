@@ -393,7 +393,7 @@ MODEL='openai/gpt-oss-120b'
 MODEL_PREFIX='gptoss'
 OSL='1024'
 PRECISION='fp4'
-RESULT_FILENAME='gptoss_8k1k_fp4_trt_tp2_ep1_dpafalse_conc8_mtp_b200'
+RESULT_FILENAME='gptoss_8k1k_fp4_trt_tp2_ep1_dpa_false_conc8_specdecode_mtp_b200'
 RUNNER_TYPE='b200'
 RUN_EVAL='false'
 SPEC_DECODING='mtp'
@@ -417,4 +417,21 @@ error: --entry: not a single-node matrix entry: missing field `tp` (pass one ent
 
 "#]]);
     assert_eq!(s.read("gh_env"), before);
+
+    // On a runner, the machine's name (GitHub sets RUNNER_NAME) ends the
+    // result name, so two machines of one label keep their files apart.
+    let out = s
+        .infmax(&["matrix", "job-env"])
+        .env("INFMAX_ENTRY", &entry)
+        .env("RUNNER_NAME", "b200-nb_3")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.contains("RESULT_FILENAME='gptoss_8k1k_fp4_trt_tp2_ep1_dpa_false_conc8_specdecode_mtp_b200-nb_3'\n"),
+        "{text}"
+    );
 }

@@ -218,11 +218,45 @@ error: configs/test-master.yaml:47:15: dsr1-fp4-gb200-dynamo-trt/seq-len-configs
 "#]]);
 }
 
+/// The seed generates jobs for any runner label (GitHub schedules by label):
+/// a label that runners.yaml does not list is a warning, its jobs keep it,
+/// and only commands that need its nodes find none.
 #[test]
-fn runner_not_in_runner_config() {
-    invalid_config(&master_with("runner: b200", "runner: b300")).stderr_eq(str![[r#"
-error: configs/test-master.yaml:25:11: gptoss-fp4-b200-trt/runner: runner `b300` is not a runner type in configs/runners.yaml; known: h100, b200, gb200
-1 problem found
+fn runner_not_in_runner_config_is_a_warning() {
+    let s = Scratch::new();
+    s.write(
+        "configs/test-master.yaml",
+        &master_with("runner: b200", "runner: b300"),
+    );
+    s.infmax(&["validate"]).assert().success().stdout_eq(str![[r#"
+ok: 3 config keys in 1 files (2 single-node, 1 multi-node; 5 search items), 3 runner types with 4 nodes; 1 warning
+
+"#]]).stderr_eq(str![[r#"
+warning: configs/test-master.yaml:25:11: gptoss-fp4-b200-trt/runner: runner `b300` is not a runner type in configs/runners.yaml (known: h100, b200, gb200); its jobs are generated for the label as written, and commands that need its nodes see none
+
+"#]]);
+    let out = s
+        .infmax(&["matrix", "full-sweep", "--runner-type", "b300"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let jobs: serde_json::Value = serde_json::from_slice(&out).expect("matrix JSON");
+    let runners: Vec<_> = jobs
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|j| j["runner"].clone())
+        .collect();
+    assert_eq!(runners, vec![serde_json::json!("b300")]);
+    s.infmax(&["matrix", "runner-model-sweep", "--runner-type", "b300", "--single-node"])
+        .assert()
+        .code(2)
+        .stdout_eq("")
+        .stderr_eq(str![[r#"
+warning: configs/test-master.yaml:25:11: gptoss-fp4-b200-trt/runner: runner `b300` is not a runner type in configs/runners.yaml (known: h100, b200, gb200); its jobs are generated for the label as written, and commands that need its nodes see none
+error: --runner-type b300: a runner label of the configs, but configs/runners.yaml lists no nodes for it; add `b300: [node, ...]` there
 
 "#]]);
 }
@@ -278,12 +312,22 @@ fn github_annotations_inside_actions() {
     let s = Scratch::new();
     s.write(
         "configs/test-master.yaml",
-        &master_with("runner: b200", "runner: b300"),
+        &master_with("tp: 8, conc-start: 4", "tp: \"8\", conc-start: 4"),
     );
     s.infmax(&["validate"]).env("GITHUB_ACTIONS", "true").assert().code(1).stdout_eq("").stderr_eq(str![[r#"
-error: configs/test-master.yaml:25:11: gptoss-fp4-b200-trt/runner: runner `b300` is not a runner type in configs/runners.yaml; known: h100, b200, gb200
-::error file=configs/test-master.yaml,line=25,col=11,title=infmax::gptoss-fp4-b200-trt/runner: runner `b300` is not a runner type in configs/runners.yaml; known: h100, b200, gb200
+error: configs/test-master.yaml:13:13: dsr1-fp8-h100-vllm/seq-len-configs[0]/search-space[0]/tp: expected a positive integer, found string "8"
+::error file=configs/test-master.yaml,line=13,col=13,title=infmax::dsr1-fp8-h100-vllm/seq-len-configs[0]/search-space[0]/tp: expected a positive integer, found string "8"
 1 problem found
+
+"#]]);
+    // Warnings too, with the command's exit unchanged.
+    s.write(
+        "configs/test-master.yaml",
+        &master_with("runner: b200", "runner: b300"),
+    );
+    s.infmax(&["validate"]).env("GITHUB_ACTIONS", "true").assert().success().stderr_eq(str![[r#"
+warning: configs/test-master.yaml:25:11: gptoss-fp4-b200-trt/runner: runner `b300` is not a runner type in configs/runners.yaml (known: h100, b200, gb200); its jobs are generated for the label as written, and commands that need its nodes see none
+::warning file=configs/test-master.yaml,line=25,col=11,title=infmax::gptoss-fp4-b200-trt/runner: runner `b300` is not a runner type in configs/runners.yaml (known: h100, b200, gb200); its jobs are generated for the label as written, and commands that need its nodes see none
 
 "#]]);
 }

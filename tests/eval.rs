@@ -163,3 +163,88 @@ fn missing_lm_eval_is_a_clear_error() {
         "error: lm-evaluation-harness is not installed for /bin/false; pass --install, or run `/bin/false -m pip install 'lm-eval[api]==0.4.13'`\n",
     );
 }
+
+/// The seed's eval calls (`run_eval --framework lm-eval ...` then
+/// `append_lm_eval_summary`) through infmax's benchmark_lib.sh leave
+/// meta_env.json and lm-eval's results in the working directory, where the
+/// workflow uploads them as `eval_{EXP_NAME}_{RESULT_FILENAME}`, and
+/// `collect evals` reads them.
+#[test]
+fn seed_eval_calls_leave_what_collect_reads() {
+    let Some(py) = python() else { return };
+    let s = Scratch::new();
+    let data = s.write(
+        "tasks/echo.jsonl",
+        &(0..10)
+            .map(|i| format!("{{\"question\": \"Question {i}?\", \"answer\": \"the\"}}\n"))
+            .collect::<String>(),
+    );
+    let task = s.write(
+        "tasks/echo.yaml",
+        &TASK.replace("DATA", data.to_str().expect("utf8")),
+    );
+    let sim = SimProcess::fixed("1", "0");
+    let port = sim.addr.rsplit(':').next().expect("a port").to_string();
+    let lib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benchmarks/benchmark_lib.sh");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(
+            r#"set -euo pipefail
+source "$LIB"
+run_eval --framework lm-eval --port "$PORT" --gen-max-tokens 6 --concurrent-requests 4
+append_lm_eval_summary"#,
+        )
+        .current_dir(s.path())
+        .env("LIB", lib)
+        .env("INFMAX", env!("CARGO_BIN_EXE_infmax"))
+        .env("INFMAX_PYTHON", &py)
+        .env("PORT", &port)
+        .env("MODEL", "m")
+        .env("EVAL_TASK", &task)
+        .env("NUM_FEWSHOT", "0")
+        .env("EVAL_RESULT_DIR", "lm_eval_out")
+        .env("RUNNER_TYPE", "mi355x")
+        .env("FRAMEWORK", "atom")
+        .env("PRECISION", "fp4")
+        .env("TP", "4")
+        .env("EP_SIZE", "2")
+        .env("CONC", "16")
+        .env("DP_ATTENTION", "True")
+        .env("HF_DATASETS_OFFLINE", "1")
+        .env("HF_HUB_OFFLINE", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .expect("bash");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: Value = serde_json::from_str(&s.read("meta_env.json")).expect("meta_env.json in .");
+    assert_eq!(meta["dp_attention"], "true");
+    assert_eq!(
+        (meta["tp"].as_u64(), meta["ep"].as_u64()),
+        (Some(4), Some(2))
+    );
+    let results: Vec<_> = std::fs::read_dir(s.path())
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("results") && n.ends_with(".json"))
+        .collect();
+    assert_eq!(results.len(), 1, "{results:?}");
+    let out = s
+        .infmax(&["collect", "evals", ".", "--name", "all"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let table = String::from_utf8_lossy(&out);
+    assert!(
+        table.contains("| m | MI355X | atom | fp4 | none | 4 | 2 | 16 | true | infmax\\_echo | 0.00% ±0.00% | 0.00% ±0.00% | 100.00% ±0.00% | 10 |"),
+        "{table}"
+    );
+    let stats = common::sim::get(&sim.addr, "/sim/stats").json();
+    assert_eq!(stats["requests"], 10, "every question went to the server");
+}

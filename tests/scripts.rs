@@ -2,6 +2,8 @@
 //! script, every runner node a launcher, and every script parses and passes
 //! shellcheck.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -203,4 +205,160 @@ fn job_names_find_their_leftovers() {
         String::from_utf8_lossy(&out.stdout),
         "infmax-42-2-h100-cr-0\n"
     );
+}
+
+/// An engine script written for the seed system (InferenceMAX), calling its
+/// library's functions with its flags, runs against infmax's library.
+const SEED_SCRIPT: &str = r#"set -euo pipefail
+source "$LIB"
+check_env_vars MODEL ISL OSL CONC RESULT_FILENAME
+wait_for_server_ready --port "$PORT" --server-log "$SERVER_LOG" --server-pid "$SERVER_PID"
+run_benchmark_serving \
+  --model "$MODEL" \
+  --port "$PORT" \
+  --backend vllm \
+  --input-len "$ISL" \
+  --output-len "$OSL" \
+  --random-range-ratio 0.8 \
+  --num-prompts $((CONC * 10)) \
+  --max-concurrency "$CONC" \
+  --result-filename "$RESULT_FILENAME" \
+  --result-dir "$PWD/out/" \
+  --bench-serving-dir "$PWD" \
+  --use-chat-template \
+  --server-pid "$SERVER_PID"
+"#;
+
+fn seed_script(s: &common::Scratch, sim: &common::sim::SimProcess, script: &str) -> Command {
+    let port = sim.addr.rsplit(':').next().expect("a port").to_string();
+    s.write("server.log", "");
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(script)
+        .current_dir(s.path())
+        .env("LIB", root().join("benchmarks/benchmark_lib.sh"))
+        .env("INFMAX", env!("CARGO_BIN_EXE_infmax"))
+        .env("PORT", port)
+        .env("SERVER_LOG", s.path().join("server.log"))
+        .env("SERVER_PID", sim.child.id().to_string())
+        .env("MODEL", "m")
+        .env("TOKENIZER", common::tokenizer::write(s.path()))
+        .env("ISL", "64")
+        .env("OSL", "8")
+        .env("CONC", "4")
+        .env("RESULT_FILENAME", "seed_job")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_OUTPUT");
+    cmd
+}
+
+#[test]
+fn a_seed_engine_script_runs_on_the_library() {
+    let s = common::Scratch::new();
+    let tokenizer = common::tokenizer::write(s.path());
+    let tok = tokenizer.to_str().expect("utf8");
+    let sim = common::sim::SimProcess::start(&[
+        "--served-model-name",
+        "m",
+        "--ttft-ms",
+        "2",
+        "--itl-ms",
+        "1",
+        "--tokenizer",
+        tok,
+    ]);
+    let out = seed_script(&s, &sim, SEED_SCRIPT).output().expect("bash");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&s.read("out/seed_job.json")).expect("result at D/F.json");
+    // The sweep protocol: 10 x C prompts, all completed, 2 x C warm-ups.
+    assert_eq!(r["num_prompts"], 40);
+    assert_eq!(r["completed"], 40);
+    assert_eq!(r["num_warmups"], 8);
+    assert_eq!(r["max_concurrency"], 4);
+    assert_eq!(r["request_rate"], "inf");
+    // Prompt lengths drawn from [0.8 x 64, 64] (realised by the tokenizer).
+    let fp = &r["input_lens_fingerprint"];
+    let (min, max) = (
+        fp["realised_min"].as_f64().expect("min"),
+        fp["realised_max"].as_f64().expect("max"),
+    );
+    assert!(
+        (51.0..=64.0).contains(&min) && min < max && max <= 64.0,
+        "{fp}"
+    );
+    // ttft,tpot,itl,e2el with the sweep's percentiles; every *ms key a number
+    // (the seed's processor divides them all by 1000).
+    for k in [
+        "median_e2el_ms",
+        "p99_itl_ms",
+        "p90_tpot_ms",
+        "mean_ttft_ms",
+    ] {
+        assert!(r[k].is_number(), "{k}: {}", r[k]);
+    }
+    for (k, v) in r.as_object().expect("an object") {
+        if k.ends_with("ms") || k.contains("tpot") {
+            assert!(v.is_number(), "{k}: {v}");
+        }
+    }
+    // The prompts went as chat messages, as the speculative-decoding scripts
+    // require: the server (same tokenizer) counts 4 template tokens more.
+    let server = fp["server_prompt_tokens_mean"].as_f64().expect("usage");
+    let client = fp["realised_mean"].as_f64().expect("mean");
+    assert!((server - client - 4.0).abs() < 1e-9, "{fp}");
+    // 40 measured requests and 2 x C = 8 warm-ups reached the server.
+    let stats = common::sim::get(&sim.addr, "/sim/stats").json();
+    assert_eq!(stats["requests"], 48, "{stats}");
+}
+
+#[test]
+fn seed_library_calls_fail_with_what_to_fix() {
+    let s = common::Scratch::new();
+    let sim = common::sim::SimProcess::fixed("2", "1");
+    let out = seed_script(
+        &s,
+        &sim,
+        r#"source "$LIB"; unset ISL; RESULT_FILENAME= check_env_vars MODEL ISL RESULT_FILENAME; echo not reached"#,
+    )
+    .output()
+    .expect("bash");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: bash: missing environment variables: ISL RESULT_FILENAME (set them from the matrix entry with `infmax matrix job-env`)\n"
+    );
+    for (call, message) in [
+        (
+            "run_benchmark_serving --model m --bogus 1",
+            "error: run_benchmark_serving: unknown option `--bogus` (allowed: --model --port --backend --input-len --output-len --random-range-ratio --num-prompts --max-concurrency --result-filename --result-dir --tokenizer --use-chat-template --server-pid --bench-serving-dir --trust-remote-code)\n",
+        ),
+        (
+            "run_benchmark_serving --model m --input-len 8",
+            "error: run_benchmark_serving: missing options for: osl conc name (needs --model, --input-len, --output-len, --max-concurrency, --result-filename)\n",
+        ),
+        (
+            "wait_for_server_ready --port",
+            "error: wait_for_server_ready: --port needs a value\n",
+        ),
+        (
+            "run_eval --framework lighteval",
+            "error: run_eval: --framework lighteval is not supported (allowed: lm-eval)\n",
+        ),
+        (
+            "EVAL_RESULT_DIR=nowhere append_lm_eval_summary",
+            "error: append_lm_eval_summary: no meta_env.json in EVAL_RESULT_DIR='nowhere'; run run_eval first (its output says why it did not finish)\n",
+        ),
+    ] {
+        let out = seed_script(&s, &sim, &format!("source \"$LIB\"; {call}"))
+            .output()
+            .expect("bash");
+        assert!(!out.status.success(), "{call}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), message, "{call}");
+    }
 }

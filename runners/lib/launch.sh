@@ -9,18 +9,22 @@
 #   HF_CACHE       host folder of the HF hub cache (mounted at /root/.cache/huggingface)
 #   GPU_VENDOR     nvidia | amd
 #   SLURM_PARTITION, SLURM_ACCOUNT, SLURM_TIME (slurm/enroot launchers)
-#   GPUS_PER_NODE  (slurm/enroot; default 8)
+#   GPUS_PER_NODE  (slurm/enroot; default 4 on GB200 runners, else 8, as
+#                  `infmax matrix job-env` assumes)
 
 : "${GPU_VENDOR:=nvidia}"
 : "${SLURM_TIME:=04:00:00}"
-: "${GPUS_PER_NODE:=8}"
+case "${RUNNER_TYPE:-}" in
+  gb*) : "${GPUS_PER_NODE:=4}" ;;
+  *) : "${GPUS_PER_NODE:=8}" ;;
+esac
 # What the engine scripts read; passed by name into the container.
 JOB_VARS=(IMAGE MODEL MODEL_PREFIX PRECISION FRAMEWORK RUNNER_TYPE ISL OSL SPEC_DECODING
   EXP_NAME MAX_MODEL_LEN DISAGG RUN_EVAL IS_MULTINODE TP EP_SIZE DP_ATTENTION CONC
   RESULT_FILENAME CONC_LIST RESULT_FILENAMES PREFILL_GPUS DECODE_GPUS PREFILL_NUM_WORKERS
   PREFILL_TP PREFILL_EP PREFILL_DP_ATTN PREFILL_ADDITIONAL_SETTINGS DECODE_NUM_WORKERS
   DECODE_TP DECODE_EP DECODE_DP_ATTN DECODE_ADDITIONAL_SETTINGS HF_TOKEN PORT RESULT_DIR
-  NUM_PROMPTS EVAL_TASKS EVAL_LIMIT GPUS_PER_NODE)
+  NUM_PROMPTS EVAL_FRAMEWORK EVAL_TASK NUM_FEWSHOT EVAL_LIMIT EVAL_CONCURRENT_REQUESTS GPUS_PER_NODE)
 # Mount points inside the container.
 C_WORK=/workspace
 C_BIN=/opt/infmax/bin

@@ -93,7 +93,7 @@ impl KeyPattern {
         let escaped: Vec<String> = pattern.split('*').map(globset::escape).collect();
         globset::GlobBuilder::new(&escaped.join("*"))
             .literal_separator(false)
-            .backslash_escape(true)
+            .backslash_escape(false)
             .build()
             .ok()
             .map(|g| KeyPattern(g.compile_matcher()))
@@ -318,10 +318,7 @@ pub struct Validated {
 
 /// Validates a whole changelog file: every entry's shape (errors) and,
 /// given the configs, that its keys still resolve (warnings).
-pub fn validate_file(
-    path: &std::path::Path,
-    configs: Option<&MasterConfigs>,
-) -> Result<Validated> {
+pub fn validate_file(path: &std::path::Path, configs: Option<&MasterConfigs>) -> Result<Validated> {
     let label = path.display().to_string();
     let text = crate::fsutil::read_input(path).map_err(Error::invalid)?;
     let mut sink = Sink::new(&label);
@@ -343,9 +340,8 @@ pub fn validate_file(
             match_keys(&label, i, e, configs, &mut warnings);
         }
         for w in &mut warnings {
-            w.message.push_str(
-                "; kept as history (only entries added by a change must resolve)",
-            );
+            w.message
+                .push_str("; kept as history (only entries added by a change must resolve)");
         }
     }
     Ok(Validated {
@@ -381,7 +377,10 @@ mod tests {
             "? and [ are literal"
         );
         assert!(!wildcard_match("d?r1*", "dxr1-y"), "? matches only itself");
-        assert!(wildcard_match("a{b,c}\\*", "a{b,c}\\-z"), "braces and backslashes are literal");
+        assert!(
+            wildcard_match("a{b,c}\\*", "a{b,c}\\-z"),
+            "braces and backslashes are literal"
+        );
         assert!(wildcard_match("a/*", "a/b/c"), "* crosses /");
     }
 

@@ -63,7 +63,9 @@ impl FullSweep {
             configs.entries.iter().map(|c| c.runner.as_str()).collect();
         runners.check_types(
             "--runner-type",
-            self.runner_type.iter().filter(|t| !labels.contains(t.as_str())),
+            self.runner_type
+                .iter()
+                .filter(|t| !labels.contains(t.as_str())),
         )?;
         let mut out = Vec::new();
         for cfg in &configs.entries {

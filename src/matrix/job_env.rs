@@ -86,7 +86,11 @@ pub fn result_name(e: &MatrixEntry, runner_name: &str) -> String {
             m.decode.ep,
             m.framework,
             m.spec_decoding.as_str(),
-            m.conc.iter().map(u32::to_string).collect::<Vec<_>>().join("x"),
+            m.conc
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join("x"),
             runner_name
         ),
     };
@@ -121,9 +125,11 @@ pub fn check_nodes(e: &MatrixEntry, gpus_per_node: u64) -> Result<()> {
         ("PREFILL_NODES", "prefill", &m.prefill),
         ("DECODE_NODES", "decode", &m.decode),
     ] {
-        let Some(value) = settings.iter().rev().find_map(|s| {
-            s.strip_prefix(var).and_then(|r| r.strip_prefix('='))
-        }) else {
+        let Some(value) = settings
+            .iter()
+            .rev()
+            .find_map(|s| s.strip_prefix(var).and_then(|r| r.strip_prefix('=')))
+        else {
             continue;
         };
         let Ok(nodes) = value.trim().parse::<u64>() else {
@@ -319,13 +325,19 @@ mod tests {
         // Data-parallel attention: tp 1, ep 4 -> 4 GPUs per worker, not 1.
         let e = parse_entry(
             &MULTI
-                .replace(r#""num-worker":2,"tp":4,"ep":4"#, r#""num-worker":3,"tp":1,"ep":4"#)
+                .replace(
+                    r#""num-worker":2,"tp":4,"ep":4"#,
+                    r#""num-worker":3,"tp":1,"ep":4"#,
+                )
                 .replace(r#""tp":16,"ep":16"#, r#""tp":8,"ep":4"#),
             "entry",
         )
         .expect("parses");
         let env = job_env(&e, &Host::new(&e, None, None)).expect("env");
-        assert_eq!((env["PREFILL_GPUS"].as_str(), env["DECODE_GPUS"].as_str()), ("12", "8"));
+        assert_eq!(
+            (env["PREFILL_GPUS"].as_str(), env["DECODE_GPUS"].as_str()),
+            ("12", "8")
+        );
     }
 
     #[test]
@@ -335,7 +347,9 @@ mod tests {
                 .replace(r#"["A=1"]"#, &format!(r#"["A=1","PREFILL_NODES={p}"]"#))
                 .replace(
                     r#""dp-attn":true},"conc""#,
-                    &format!(r#""dp-attn":true,"additional-settings":["DECODE_NODES={d}"]}},"conc""#),
+                    &format!(
+                        r#""dp-attn":true,"additional-settings":["DECODE_NODES={d}"]}},"conc""#
+                    ),
                 )
         };
         // gb200: 4 GPUs per node; prefill 2x4 = 8 GPUs, decode 1x16 = 16.
@@ -349,7 +363,10 @@ mod tests {
         );
         // The same entry on 8-GPU nodes: 1 prefill node is right, 4 decode nodes are not.
         let err = job_env(&bad, &Host::new(&bad, None, Some(8))).expect_err("4x8 != 16");
-        assert!(err.to_string().contains("DECODE_NODES=4 gives 32 GPUs"), "{err}");
+        assert!(
+            err.to_string().contains("DECODE_NODES=4 gives 32 GPUs"),
+            "{err}"
+        );
         assert!(!err.to_string().contains("PREFILL_NODES"), "{err}");
     }
 

@@ -331,7 +331,10 @@ mod tests {
             (Some(0.7), Some("accuracy"))
         );
         assert!(mmlu["em_strict"].is_null());
-        assert_eq!(gsm["dp_attention"], "false", "the seed's string, from a JSON bool");
+        assert_eq!(
+            gsm["dp_attention"], "false",
+            "the seed's string, from a JSON bool"
+        );
         let mut upper = meta();
         upper["dp_attention"] = json!("True");
         let rows = rows_from(&upper, &harness(), "x/results.json");

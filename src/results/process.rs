@@ -169,7 +169,10 @@ pub fn process(run: &Value, env: &Env) -> Result<Value> {
             r.insert(key.into(), json!(n));
         }
         // The seed's types: the environment's text, exactly as given (compat.md §2).
-        r.insert("prefill_dp_attention".into(), json!(v.str("PREFILL_DP_ATTN")));
+        r.insert(
+            "prefill_dp_attention".into(),
+            json!(v.str("PREFILL_DP_ATTN")),
+        );
         r.insert("decode_dp_attention".into(), json!(v.str("DECODE_DP_ATTN")));
         r.insert("num_prefill_gpu".into(), json!(pg));
         r.insert("num_decode_gpu".into(), json!(dg));
@@ -387,9 +390,16 @@ mod tests {
 
     #[test]
     fn gpus_from_the_seeds_multi_node_result_names() {
-        assert_eq!(gpus_from_name("x_conc64_gpus_40_ctx_8_gen_32.json"), Some((8, 32)));
+        assert_eq!(
+            gpus_from_name("x_conc64_gpus_40_ctx_8_gen_32.json"),
+            Some((8, 32))
+        );
         assert_eq!(gpus_from_name("x_gpus_12_ctx_4_gen_8"), Some((4, 8)));
-        assert_eq!(gpus_from_name("x_gpus_12_ctx_4_gen_9.json"), None, "N != P + D");
+        assert_eq!(
+            gpus_from_name("x_gpus_12_ctx_4_gen_9.json"),
+            None,
+            "N != P + D"
+        );
         assert_eq!(gpus_from_name("x_gpus_12_ctx_4.json"), None);
         assert_eq!(gpus_from_name("x_gpus_a_ctx_4_gen_8.json"), None);
         assert_eq!(gpus_from_name("plain.json"), None);
@@ -411,8 +421,12 @@ mod tests {
             ("DECODE_DP_ATTN", "false"),
         ]));
         let out = run(Some(&file), dir.path(), &e).expect("GPUs from the name");
-        let r: Value = serde_json::from_str(&std::fs::read_to_string(out).expect("read")).expect("json");
-        assert_eq!((r["num_prefill_gpu"].as_u64(), r["num_decode_gpu"].as_u64()), (Some(8), Some(32)));
+        let r: Value =
+            serde_json::from_str(&std::fs::read_to_string(out).expect("read")).expect("json");
+        assert_eq!(
+            (r["num_prefill_gpu"].as_u64(), r["num_decode_gpu"].as_u64()),
+            (Some(8), Some(32))
+        );
         assert_eq!(r["tput_per_gpu"], 200.0);
     }
 

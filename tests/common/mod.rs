@@ -104,7 +104,12 @@ impl Scratch {
             .args(args)
             .current_dir(self.dir.path());
         for (k, _) in std::env::vars() {
-            if k.starts_with("GITHUB_") || k.starts_with("INFMAX_") || k.starts_with("GIT_") {
+            if k.starts_with("GITHUB_")
+                || k.starts_with("INFMAX_")
+                || k.starts_with("GIT_")
+                || k.starts_with("RUNNER_")
+                || k == "GPUS_PER_NODE"
+            {
                 cmd = cmd.env_remove(k);
             }
         }
