@@ -338,3 +338,59 @@ fn whole_chain_against_the_simulator() {
             .contains("B200-DGXC sglang fp4 mtp")
     );
 }
+
+/// The aggregate is a faithful copy: floats from arbitrary bit patterns
+/// (as printed by a shortest-round-trip writer) come back bit for bit.
+#[test]
+fn collect_results_copies_floats_exactly() {
+    let s = Scratch::new();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut written = Vec::new();
+    for job in 0..20u64 {
+        let mut r = processed("dsr1", "m", "b200", 8, job + 1, 1.0);
+        let m = r.as_object_mut().expect("object");
+        for k in [
+            "tput_per_gpu",
+            "median_ttft",
+            "median_tpot",
+            "median_e2el",
+            "median_intvty",
+        ] {
+            let v = loop {
+                let f = f64::from_bits(next());
+                if f.is_finite() {
+                    break f.abs();
+                }
+            };
+            m.insert(k.into(), json!(v));
+        }
+        // Values whose naive parse is off in the last digit.
+        m.insert("output_tput_per_gpu".into(), json!(0.1 + 0.2));
+        m.insert("input_tput_per_gpu".into(), json!(2.2250738585072014e-308));
+        s.write(&format!("art/job{job}/agg_{job}.json"), &r.to_string());
+        written.push(r);
+    }
+    s.infmax(&["collect", "results", "art", "--name", "bmk"])
+        .assert()
+        .success();
+    let agg: Vec<Value> = serde_json::from_str(&s.read("agg_bmk.json")).expect("aggregate JSON");
+    assert_eq!(agg.len(), written.len());
+    for w in &written {
+        let a = agg
+            .iter()
+            .find(|a| a["conc"] == w["conc"])
+            .expect("every result aggregated");
+        for (k, v) in w.as_object().expect("object") {
+            if let Some(f) = v.as_f64().filter(|_| v.is_f64()) {
+                let got = a[k].as_f64().expect("a number");
+                assert_eq!(got.to_bits(), f.to_bits(), "{k}: {got:e} != {f:e}");
+            }
+        }
+    }
+}
