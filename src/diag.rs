@@ -162,7 +162,7 @@ mod tests {
         let d = Diagnostic::new("x.yaml", None, "", "file is empty");
         assert_eq!(d.to_string(), "x.yaml: file is empty");
         assert_eq!(
-            render_github(&[d.clone()], Level::Error),
+            render_github(std::slice::from_ref(&d), Level::Error),
             "::error file=x.yaml,title=infmax::file is empty\n"
         );
         assert_eq!(
