@@ -362,3 +362,69 @@ fn seed_library_calls_fail_with_what_to_fix() {
         assert_eq!(String::from_utf8_lossy(&out.stderr), message, "{call}");
     }
 }
+
+#[test]
+fn cleanup_cancels_only_this_runners_jobs() {
+    let s = common::Scratch::new();
+    let bin = s.path().join("bin");
+    s.write(
+        "bin/squeue",
+        "#!/bin/sh\nprintf '%s\\n' '11 infmax-42-1-h100-cr-0' '12 infmax-7-2-h100-cr-0' '13 infmax-42-1-h100-cr-1' '14 infmax-42-1-x-h100-cr-0' '15 other-job' '16 infmax-42-1-h100-cr-0x'\n",
+    );
+    s.write("bin/scancel", "#!/bin/sh\necho \"$@\" > \"$CANCELLED\"\n");
+    s.write("bin/docker", "#!/bin/sh\nexit 1\n");
+    for f in ["squeue", "scancel", "docker"] {
+        let out = Command::new("chmod")
+            .arg("+x")
+            .arg(bin.join(f))
+            .status()
+            .expect("chmod");
+        assert!(out.success());
+    }
+    s.write("results/old.json", "{}");
+    let out = Command::new("bash")
+        .arg(root().join("runners/cleanup.sh"))
+        .current_dir(s.path())
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("RUNNER_NAME", "h100 cr/0")
+        .env("CANCELLED", s.path().join("cancelled"))
+        .output()
+        .expect("bash");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // This runner's jobs of any run; not a neighbour's, not a lookalike.
+    assert_eq!(s.read("cancelled"), "11 12\n");
+    assert!(!s.path().join("results").exists());
+}
+
+#[test]
+fn gb200_launchers_ask_for_four_gpus_per_node() {
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg("source runners/lib/launch.sh; echo $GPUS_PER_NODE")
+        .current_dir(root())
+        .env("RUNNER_TYPE", "gb200")
+        .env_remove("GPUS_PER_NODE")
+        .output()
+        .expect("bash");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "4\n");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg("source runners/lib/launch.sh; echo $GPUS_PER_NODE")
+        .current_dir(root())
+        .env("RUNNER_TYPE", "b200-dgxc")
+        .env_remove("GPUS_PER_NODE")
+        .output()
+        .expect("bash");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "8\n");
+}

@@ -56,9 +56,16 @@ infmax_dir() {
   dirname "$(readlink -f "$bin")"
 }
 
-# A name for the job's container/allocation, so cleanup.sh can find leftovers.
+# This runner's name as job names and container labels carry it (one
+# machine may host several runners: cleanup.sh touches only its own).
+runner_tag() {
+  printf '%s\n' "${RUNNER_NAME:-$(hostname)}" | tr -c 'A-Za-z0-9_.\n-' '-'
+}
+
+# A name for the job's container/allocation, so cleanup.sh can find leftovers:
+# infmax-{run id}-{attempt}-{runner tag}.
 job_name() {
-  echo "infmax-${GITHUB_RUN_ID:-local}-${GITHUB_RUN_ATTEMPT:-1}-${RUNNER_NAME:-$(hostname)}" | tr -c 'A-Za-z0-9_.\n-' '-'
+  echo "infmax-${GITHUB_RUN_ID:-local}-${GITHUB_RUN_ATTEMPT:-1}-$(runner_tag)" | tr -c 'A-Za-z0-9_.\n-' '-'
 }
 
 gpu_docker_args() {
@@ -78,7 +85,7 @@ docker_run_args() {
   gpu="$(gpu_docker_args)"
   bindir="$(infmax_dir)"
   read -ra DOCKER_ARGS <<<"$gpu"
-  DOCKER_ARGS+=(--rm --name "$(job_name)" --label infmax=1 --network host --ipc host
+  DOCKER_ARGS+=(--rm --name "$(job_name)" --label infmax=1 --label "infmax.runner=$(runner_tag)" --network host --ipc host
     --shm-size 16g -v "$PWD:$C_WORK" -w "$C_WORK" -v "$bindir:$C_BIN:ro"
     -v "${HF_CACHE:?set HF_CACHE to the host HF hub cache}:$C_HF" -e "PATH=$C_BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
   for v in "${JOB_VARS[@]}"; do
