@@ -24,4 +24,4 @@ if command -v squeue >/dev/null 2>&1; then
   fi
 fi
 # Results of an earlier job in a reused workspace must not be uploaded again.
-rm -rf results server.log
+rm -rf results server.log agg_*.json meta_env.json results*.json

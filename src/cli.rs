@@ -1549,7 +1549,8 @@ fn run_stats(a: &RunStatsArgs) -> Result<Written> {
         &jobs,
         &run_stats::skus(&runners),
     );
-    write_json(&a.out_dir.join("run_stats.json"), &st)?;
+    // The seed's file: only the per-SKU counts at the top level.
+    write_json(&a.out_dir.join("run_stats.json"), &st.skus)?;
     let mut md = format!("### Run {} jobs per GPU\n\n", a.run_id);
     md.push_str(&run_stats::table(&st));
     let md_path = print_and_summarise(&md, a.step_summary, &a.out_dir, "run_stats.json")?;

@@ -6,8 +6,11 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// One SKU's line of run_stats.json, in the seed's shape
+/// (`{"b200": {"n_success": 1, "total": 2}}`).
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct SkuStats {
+    #[serde(rename = "n_success")]
     pub success: usize,
     pub total: usize,
 }
@@ -96,7 +99,14 @@ pub fn table(st: &RunStats) -> String {
     if rows.is_empty() {
         return format!("No benchmark jobs found in run {}.\n", st.run_id);
     }
-    markdown::table(&["GPU", "Succeeded", "Jobs", "Success rate"], &rows)
+    let mut t = markdown::table(&["GPU", "Succeeded", "Jobs", "Success rate"], &rows);
+    if st.unmatched_jobs + st.skipped_jobs > 0 {
+        t.push_str(&format!(
+            "\nNot counted: {} job(s) naming no GPU (setup, collect, ...), {} skipped.\n",
+            st.unmatched_jobs, st.skipped_jobs
+        ));
+    }
+    t
 }
 
 #[cfg(test)]
