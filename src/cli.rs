@@ -1509,7 +1509,21 @@ fn collect_results(a: &CollectArgs) -> Result<Written> {
 fn collect_evals(a: &CollectEvalsArgs) -> Result<Written> {
     let c = &a.common;
     check_name(&c.name)?;
-    let rows = crate::results::evals::gather(&c.dir)?;
+    let crate::results::evals::Gathered { rows, incomplete } =
+        crate::results::evals::gather(&c.dir)?;
+    warn(
+        &incomplete
+            .iter()
+            .map(|m| {
+                diag::Diagnostic::new(
+                    &c.dir.join(m).display().to_string(),
+                    None,
+                    "",
+                    "no lm-eval results*.json beside this meta_env.json; the eval did not finish",
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
     let file = format!("agg_eval_{}.json", c.name);
     write_json(&c.out_dir.join(&file), &rows)?;
     eprintln!(
@@ -1524,7 +1538,13 @@ fn collect_evals(a: &CollectEvalsArgs) -> Result<Written> {
     let written = Written::both(c.out_dir.join(&file), md_path);
     if let Some(t) = &a.thresholds {
         let text = crate::fsutil::read_input(t).map_err(Error::invalid)?;
-        let low = crate::results::evals::below_thresholds(&rows, &text, &t.display().to_string())?;
+        let mut low =
+            crate::results::evals::below_thresholds(&rows, &text, &t.display().to_string())?;
+        low.extend(
+            incomplete
+                .iter()
+                .map(|m| format!("{}: eval without results", c.dir.join(m).display())),
+        );
         if !low.is_empty() {
             return Ok(written.failing(Some(Error::Failed(format!(
                 "{} eval run(s) below their minimum score:\n  {}",

@@ -46,8 +46,13 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
     };
     // Output folders (--out-dir, --result-dir) are created as needed.
     std::fs::create_dir_all(dir)?;
+    // A temporary file is private (0600); the result is not: a file written
+    // by a root container is read by a host-side step running as another
+    // user. 0666 under the umask, as a plain create would get.
+    use std::os::unix::fs::PermissionsExt;
     let mut tmp = tempfile::Builder::new()
         .prefix(".infmax-tmp-")
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)?;
     tmp.write_all(data)?;
     tmp.as_file().sync_all()?;
@@ -69,6 +74,18 @@ pub fn append(path: &Path, data: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn atomic_write_gives_a_plain_files_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, b"x").expect("write");
+        let p = dir.path().join("out.json");
+        atomic_write(&p, b"x").expect("write");
+        let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode(&p), mode(&plain));
+    }
 
     #[test]
     fn atomic_write_replaces_whole_file() {

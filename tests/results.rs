@@ -241,6 +241,20 @@ error: 1 eval run(s) below their minimum score:
         .assert()
         .success()
         .stdout_eq("### Evals\n\nNo eval results found.\n");
+    // A floor fails closed: an eval job whose results are missing is not a pass.
+    s.write("cut/job/meta_env.json", &meta("b200", 8));
+    s.infmax(&["collect", "evals", "cut", "--name", "cut", "--thresholds", "floors.yaml"])
+        .assert()
+        .code(4)
+        .stdout_eq("### Evals\n\nNo eval results found.\n")
+        .stderr_eq(str![[r#"
+warning: cut/job/meta_env.json: no lm-eval results*.json beside this meta_env.json; the eval did not finish
+infmax: 0 eval rows from cut -> ./agg_eval_cut.json
+error: 2 eval run(s) below their minimum score:
+  gsm8k: no eval result found (missing or unreadable results cannot pass a floor)
+  cut/job/meta_env.json: eval without results
+
+"#]]);
 }
 
 /// sim -> bench serve -> result process -> collect results -> report.

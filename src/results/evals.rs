@@ -109,11 +109,20 @@ pub fn rows_from(meta: &Value, harness: &Value, source: &str) -> Vec<Value> {
     out
 }
 
+/// What `gather` found: the rows, and the eval folders (their
+/// `meta_env.json`) without readable harness results: an eval that did not
+/// finish, which a score floor must not pass.
+pub struct Gathered {
+    pub rows: Vec<Value>,
+    pub incomplete: Vec<String>,
+}
+
 /// Every eval under `dir`: a folder with `meta_env.json` and harness
 /// results (`results*.json` with `lm_eval_version`; the newest if several).
-pub fn gather(dir: &Path) -> Result<Vec<Value>> {
+pub fn gather(dir: &Path) -> Result<Gathered> {
     let metas = find_files(dir, &|n| n == "meta_env.json")?;
     let mut rows = Vec::new();
+    let mut incomplete = Vec::new();
     for meta_path in metas {
         let folder = meta_path.parent().unwrap_or(dir);
         let meta: Value = std::fs::read_to_string(&meta_path)
@@ -151,6 +160,14 @@ pub fn gather(dir: &Path) -> Result<Vec<Value>> {
                 .display()
                 .to_string();
             rows.extend(rows_from(&meta, &harness, &source));
+        } else {
+            incomplete.push(
+                meta_path
+                    .strip_prefix(dir)
+                    .unwrap_or(&meta_path)
+                    .display()
+                    .to_string(),
+            );
         }
     }
     let key = |r: &Value| {
@@ -182,7 +199,7 @@ pub fn gather(dir: &Path) -> Result<Vec<Value>> {
             .then(ka.6.total_cmp(&kb.6))
             .then(ka.7.cmp(&kb.7))
     });
-    Ok(rows)
+    Ok(Gathered { rows, incomplete })
 }
 
 fn pct(v: &Value, se: &Value) -> String {
@@ -254,7 +271,20 @@ pub fn below_thresholds(rows: &[Value], thresholds_yaml: &str, file: &str) -> Re
                 "{file}: expected `task: minimum` or `task: {{default: min, MODEL: min}}`: {e}"
             ))
         })?;
-    let mut out = Vec::new();
+    // Fail closed: a floor with no result to judge is not met.
+    let mut out: Vec<String> = parsed
+        .keys()
+        .filter(|task| {
+            !rows
+                .iter()
+                .any(|r| r["task"].as_str() == Some(task.as_str()))
+        })
+        .map(|task| {
+            format!(
+                "{task}: no eval result found (missing or unreadable results cannot pass a floor)"
+            )
+        })
+        .collect();
     for r in rows {
         let task = r["task"].as_str().unwrap_or_default();
         let Some(t) = parsed.get(task) else { continue };
@@ -369,5 +399,22 @@ mod tests {
             "{low:?}"
         );
         assert!(below_thresholds(&rows, "gsm8k: [1]\n", "t.yaml").is_err());
+    }
+
+    #[test]
+    fn a_floor_without_results_fails() {
+        let low = below_thresholds(&[], "gsm8k: 0.5\n", "t.yaml").expect("ok");
+        assert_eq!(
+            low,
+            ["gsm8k: no eval result found (missing or unreadable results cannot pass a floor)"]
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let job = dir.path().join("eval_x");
+        std::fs::create_dir_all(&job).expect("mkdir");
+        std::fs::write(job.join("meta_env.json"), meta().to_string()).expect("meta");
+        std::fs::write(job.join("results_1.json"), "{\"truncated\": ").expect("partial");
+        let g = gather(dir.path()).expect("gather");
+        assert!(g.rows.is_empty());
+        assert_eq!(g.incomplete, ["eval_x/meta_env.json"]);
     }
 }
