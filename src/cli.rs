@@ -1685,7 +1685,11 @@ fn run_cmd(a: &RunArgs) -> Result<Written> {
         } else {
             a.length_divisor.max(1)
         },
-        prompts_per_conc: if a.full_scale { 10 } else { 2 },
+        prompts_per_conc: if a.full_scale {
+            crate::bench::protocol::SWEEP.prompts_per_conc
+        } else {
+            2
+        },
         max_prompts: if a.full_scale { 0 } else { a.max_prompts },
         jobs: a.jobs.max(1),
         sim_speedup: if a.full_scale { 1.0 } else { a.sim_speedup },
