@@ -408,3 +408,27 @@ fn collect_results_copies_floats_exactly() {
         }
     }
 }
+
+/// A symlink loop and a FIFO named like a result neither hang nor count.
+#[test]
+fn collect_survives_symlink_loops_and_fifos() {
+    let s = Scratch::new();
+    s.write(
+        "art/job1/agg_a.json",
+        &processed("dsr1", "m", "b200", 8, 4, 400.0).to_string(),
+    );
+    std::os::unix::fs::symlink(s.path().join("art"), s.path().join("art/job1/loop"))
+        .expect("symlink");
+    let fifo = s.path().join("art/agg_fifo.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    s.infmax(&["collect", "results", "art", "--name", "bmk"])
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .success();
+    let agg: Value = serde_json::from_str(&s.read("agg_bmk.json")).expect("aggregate");
+    assert_eq!(agg.as_array().map(Vec::len), Some(1), "{agg}");
+}

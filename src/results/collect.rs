@@ -18,14 +18,23 @@ pub fn find_files(dir: &Path, pred: &dyn Fn(&str) -> bool) -> Result<Vec<PathBuf
     }
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
+    // Each real folder once (a symlink loop ends), regular files only (a
+    // FIFO or device named like a result would block or never end).
+    let mut seen = std::collections::HashSet::new();
     while let Some(d) = stack.pop() {
+        if !seen.insert(std::fs::canonicalize(&d).unwrap_or_else(|_| d.clone())) {
+            continue;
+        }
         let entries = std::fs::read_dir(&d)
             .map_err(|e| Error::env(format!("cannot read {}: {e}", d.display())))?;
         for e in entries.flatten() {
             let p = e.path();
-            if p.is_dir() {
+            let Ok(meta) = std::fs::metadata(&p) else {
+                continue; // a dangling link
+            };
+            if meta.is_dir() {
                 stack.push(p);
-            } else if p.file_name().and_then(|n| n.to_str()).is_some_and(pred) {
+            } else if meta.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(pred) {
                 out.push(p);
             }
         }

@@ -272,6 +272,14 @@ fn env_with_name_gpus(env: &Env, file: &Path) -> Env {
 /// Reads the run's result, writes `agg_{RESULT_FILENAME}.json` into `out_dir`.
 pub fn run(result_file: Option<&Path>, out_dir: &Path, env: &Env) -> Result<PathBuf> {
     let name = env.get("RESULT_FILENAME").cloned().unwrap_or_default();
+    // It names a file inside out_dir: no path, nothing a log would render.
+    if name.contains(['/', '\\']) || name.chars().any(char::is_control) {
+        return Err(Error::usage(format!(
+            "RESULT_FILENAME={}: must be a file name (no `/` or `\\`, no control characters); the result goes to {}/agg_{{RESULT_FILENAME}}.json",
+            name.escape_debug(),
+            out_dir.display()
+        )));
+    }
     let input = result_file
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(format!("{name}.json")));
@@ -283,8 +291,14 @@ pub fn run(result_file: Option<&Path>, out_dir: &Path, env: &Env) -> Result<Path
         env,
     )?;
     let text = fsutil::read_input(&input).map_err(Error::invalid)?;
-    let run: Value = serde_json::from_str(&text)
-        .map_err(|e| Error::usage(format!("{}: not valid JSON: {e}", input.display())))?;
+    let run: Value = serde_json::from_str(&text).map_err(|e| {
+        Error::invalid(crate::diag::Diagnostic::new(
+            &input.display().to_string(),
+            None,
+            "",
+            format!("not valid JSON: {e}"),
+        ))
+    })?;
     let processed = process(&run, env)?;
     let out = out_dir.join(format!("agg_{name}.json"));
     let body = serde_json::to_string_pretty(&processed).map_err(|e| Error::env(e.to_string()))?;
@@ -296,6 +310,40 @@ pub fn run(result_file: Option<&Path>, out_dir: &Path, env: &Env) -> Result<Path
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn result_filename_cannot_leave_the_out_dir() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for bad in ["../x", "a/b", "x\n::error::y"] {
+            let e = run(
+                Some(&dir.path().join("none.json")),
+                dir.path(),
+                &env(&[("RESULT_FILENAME", bad)]),
+            )
+            .expect_err(bad);
+            assert_eq!(e.exit_code(), crate::error::EXIT_USAGE, "{bad}");
+            assert!(!e.to_string().contains('\n'), "{e}");
+        }
+        let raw = dir.path().join("r.json");
+        std::fs::write(&raw, "{\"truncated\": ").expect("write");
+        let full = [
+            ("RUNNER_TYPE", "b200"),
+            ("FRAMEWORK", "vllm"),
+            ("PRECISION", "fp8"),
+            ("SPEC_DECODING", "none"),
+            ("RESULT_FILENAME", "r"),
+            ("ISL", "1024"),
+            ("OSL", "1024"),
+            ("DISAGG", "false"),
+            ("MODEL_PREFIX", "dsr1"),
+            ("IMAGE", "img"),
+            ("TP", "8"),
+            ("EP_SIZE", "1"),
+            ("DP_ATTENTION", "false"),
+        ];
+        let e = run(Some(&raw), dir.path(), &env(&full)).expect_err("truncated");
+        assert_eq!(e.exit_code(), crate::error::EXIT_INVALID, "{e}");
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Env {
         pairs
