@@ -496,3 +496,32 @@ fn server_wait_ready_timeout_and_death() {
         "the log's last lines: {stderr}"
     );
 }
+
+/// A result folder that cannot be written is found before the first request,
+/// not after the run (the measurements would be lost).
+#[test]
+fn an_unwritable_result_dir_fails_before_sending() {
+    let sim = SimProcess::fixed("1", "1");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "not a folder").expect("write");
+    let url = sim.url();
+    let out = common::bench::infmax(&[
+        "bench",
+        "serve",
+        "--model",
+        "m",
+        "--base-url",
+        &url,
+        "--prompt-token-ids",
+        "--num-prompts",
+        "4",
+        "--save-result",
+        "--result-dir",
+        blocker.join("sub").to_str().expect("utf8"),
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("; nothing was sent"), "{stderr}");
+    assert_eq!(get(&sim.addr, "/sim/stats").json()["requests"], 0);
+}

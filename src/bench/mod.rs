@@ -157,6 +157,9 @@ fn client() -> Result<reqwest::Client> {
 
 /// Prepares the dataset and request bodies, then runs the benchmark.
 pub fn run(opts: &BenchOptions) -> Result<Outcome> {
+    if let Some(path) = &opts.result_path {
+        check_writable(path)?;
+    }
     let tokenizer = if opts.prompt_token_ids && opts.tokenizer.is_none() {
         None
     } else {
@@ -427,4 +430,26 @@ fn abandon(tx: &mpsc::UnboundedSender<RequestRecord>, mut rec: RequestRecord) {
         detail: "not sent: the run was aborted".into(),
     });
     let _ = tx.send(rec);
+}
+
+/// Fails before the first request when the result could not be written
+/// after the run (a measurement must never be lost to a bad --result-dir).
+fn check_writable(path: &std::path::Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    std::fs::create_dir_all(dir)
+        .and_then(|()| {
+            tempfile::Builder::new()
+                .prefix(".infmax-probe-")
+                .tempfile_in(dir)
+        })
+        .map(drop)
+        .map_err(|e| {
+            Error::env(format!(
+                "cannot write the result in {}: {e}; nothing was sent",
+                dir.display()
+            ))
+        })
 }
