@@ -240,4 +240,23 @@ fn run_step_splits_arguments_without_a_shell() {
         .output()
         .expect("bash");
     assert_eq!(out.status.code(), Some(2));
+    // Bad quoting stops the step; it never runs with the words before it.
+    // (A quote cannot span lines either, so no argument carries a newline
+    // into the log line below.)
+    for args in ["--config-keys 'a b", "--out \"x", "'x\n::error::pwned'"] {
+        let out = Command::new("bash")
+            .arg(action.join("scripts/action/run.sh"))
+            .env("INFMAX_BIN", &fake)
+            .env("INFMAX_INPUT_COMMAND", "validate")
+            .env("INFMAX_INPUT_ARGS", args)
+            .output()
+            .expect("bash");
+        assert_eq!(out.status.code(), Some(2), "{args}");
+        assert!(out.stdout.is_empty(), "{args}: the binary ran");
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .starts_with("::error title=infmax::the args input has an unmatched quote"),
+            "{args}"
+        );
+    }
 }
