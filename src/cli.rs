@@ -953,7 +953,7 @@ fn dispatch(command: Command) -> Result<Written> {
             ResultCommand::Process(a) => {
                 let env = crate::results::process::env_from_process();
                 let out = crate::results::process::run(a.result_file.as_deref(), &a.out_dir, &env)?;
-                println!("{}", out.display());
+                stdout(&format!("{}\n", out.display()))?;
                 Ok(Written::result(out))
             }
         },
@@ -970,7 +970,7 @@ fn dispatch(command: Command) -> Result<Written> {
             let results = crate::results::collect::gather(&a.dir)?;
             let written = crate::results::report::write(&results, &a.out, None)?;
             for p in &written {
-                println!("{}", p.display());
+                stdout(&format!("{}\n", p.display()))?;
             }
             Ok(Written {
                 result: None,
@@ -1072,10 +1072,7 @@ fn emit(output: &MatrixOutput, args: &OutputArgs) -> Result<()> {
     }
     let mut json = output.to_json();
     json.push('\n');
-    std::io::stdout()
-        .lock()
-        .write_all(json.as_bytes())
-        .map_err(|e| Error::env(format!("cannot write to stdout: {e}")))
+    stdout(&json)
 }
 
 /// Prints `KEY='VALUE'` lines (for `set -a; . file` or `eval`) and, when
@@ -1089,10 +1086,7 @@ fn job_env_cmd(a: &JobEnvArgs) -> Result<()> {
         let pairs: Vec<(String, String)> = env.clone().into_iter().collect();
         github::output::write_env(&pairs)?;
     }
-    std::io::stdout()
-        .lock()
-        .write_all(job_env::shell_lines(&env).as_bytes())
-        .map_err(|e| Error::env(format!("cannot write to stdout: {e}")))
+    stdout(&job_env::shell_lines(&env))
 }
 
 fn validate(a: &ValidateArgs) -> Result<()> {
@@ -1158,7 +1152,7 @@ fn validate(a: &ValidateArgs) -> Result<()> {
         let n = warnings.len();
         line.push_str(&format!("; {n} warning{}", if n == 1 { "" } else { "s" }));
     }
-    println!("{line}");
+    stdout(&format!("{line}\n"))?;
     Ok(())
 }
 
@@ -1396,7 +1390,7 @@ fn bench_serve(a: &BenchServeArgs) -> Result<Written> {
     let out = crate::bench::run(&opts)?;
     eprint!("{}", out.summary);
     if let Some(p) = &opts.result_path {
-        println!("{}", p.display());
+        stdout(&format!("{}\n", p.display()))?;
     }
     let written = Written {
         result: opts.result_path.clone(),
@@ -1471,7 +1465,7 @@ fn print_and_summarise(
     out_dir: &Path,
     artifact: &str,
 ) -> Result<PathBuf> {
-    print!("{markdown}");
+    stdout(markdown)?;
     let md_path = out_dir.join(Path::new(artifact).with_extension("md"));
     crate::fsutil::atomic_write(&md_path, markdown.as_bytes())
         .map_err(|e| Error::env(format!("cannot write {}: {e}", md_path.display())))?;
@@ -1624,7 +1618,7 @@ fn fetch(a: &FetchArgs) -> Result<()> {
         );
     }
     let results = crate::results::collect::gather(&a.out)?;
-    print!("{}", crate::results::collect::tables(&results));
+    stdout(&crate::results::collect::tables(&results))?;
     Ok(())
 }
 
@@ -1659,7 +1653,7 @@ fn eval_run(a: &EvalRunArgs) -> Result<Written> {
         annotate: in_github_actions(),
         meta,
     })?;
-    println!("{}", out.display());
+    stdout(&format!("{}\n", out.display()))?;
     Ok(Written::result(out))
 }
 
@@ -1700,7 +1694,7 @@ fn run_cmd(a: &RunArgs) -> Result<Written> {
     let start = std::time::Instant::now();
     let (ok, failed) = crate::run::run(&o, entries)?;
     let tables = crate::run::finish(&o)?;
-    print!("{tables}");
+    stdout(&tables)?;
     eprintln!(
         "infmax run: {ok} benchmarks succeeded, {failed} failed in {:.0} s; results, tables and charts in {} (report: {})",
         start.elapsed().as_secs_f64(),
@@ -1715,4 +1709,16 @@ fn run_cmd(a: &RunArgs) -> Result<Written> {
         )))));
     }
     Ok(written)
+}
+
+/// Machine-readable output. A reader that closed the pipe early (`| head`)
+/// is a normal end, not an error: the command goes on writing its files.
+fn stdout(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::env(format!("cannot write to stdout: {e}")))
+        }
+        _ => Ok(()),
+    }
 }

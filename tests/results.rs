@@ -432,3 +432,35 @@ fn collect_survives_symlink_loops_and_fifos() {
     let agg: Value = serde_json::from_str(&s.read("agg_bmk.json")).expect("aggregate");
     assert_eq!(agg.as_array().map(Vec::len), Some(1), "{agg}");
 }
+
+/// `infmax collect results ... | head -1`: a reader that closed the pipe is a
+/// normal end (exit 0, no panic), and the files and step summary are written.
+#[test]
+fn a_closed_stdout_is_a_normal_end() {
+    let s = Scratch::new();
+    fixture(&s);
+    let summary = s.write("summary.md", "");
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_infmax"))
+        .args([
+            "collect",
+            "results",
+            "art",
+            "--name",
+            "bmk",
+            "--step-summary",
+        ])
+        .current_dir(s.path())
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_OUTPUT")
+        .stdout(writer)
+        .output()
+        .expect("infmax");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(s.read("agg_bmk.md").contains("### Single-node results"));
+    assert!(s.read("summary.md").contains("### Single-node results"));
+}
