@@ -121,6 +121,9 @@ pub struct RunMetrics {
     pub input_mismatch_tokens: u64,
     pub server_prompt_tokens: Option<(f64, u32, u32)>,
     pub missing_done: usize,
+    /// Completed requests whose usage.completion_tokens exceeded max_tokens
+    /// (counted from the tokenizer or chunks instead).
+    pub usage_rejected: usize,
     pub send_retries: u64,
     pub max_in_flight: usize,
 }
@@ -132,7 +135,7 @@ fn output_tokens(r: &RequestRecord, tok: Option<&Tokenizer>) -> (u64, TokenSourc
         let b = t.count(&r.reasoning).ok()?;
         Some((a + b) as u64)
     });
-    match (r.usage_completion, by_tokenizer) {
+    match (r.plausible_usage(), by_tokenizer) {
         (Some(u), t) => (u64::from(u), TokenSource::Usage, t),
         (None, Some(t)) => (t, TokenSource::Tokenizer, Some(t)),
         (None, None) => (
@@ -183,6 +186,8 @@ pub fn compute(
         }
         m.completed += 1;
         m.missing_done += usize::from(r.missing_done);
+        m.usage_rejected +=
+            usize::from(r.usage_completion.is_some() && r.plausible_usage().is_none());
         m.total_input_tokens += u64::from(r.prompt_len);
         let (out, source, by_tok) = output_tokens(r, tok);
         sources.entry(source.name()).or_insert((source, 0)).1 += 1;
@@ -350,6 +355,26 @@ mod tests {
         assert!((get(Metric::Itl).mean - 80.0 / 6.0).abs() < 1e-9);
         assert_eq!(get(Metric::E2el).mean, 240.0);
         assert!((get(Metric::Itl).median - 10.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn usage_above_max_tokens_is_not_believed() {
+        let mut r = rec(10, &[1; 7], Some(u32::MAX), 8);
+        r.max_tokens = 8;
+        let mut honest = rec(10, &[1; 7], Some(8), 8);
+        honest.max_tokens = 8;
+        let s = Settings {
+            metrics: &Metric::ALL,
+            percentiles: &[50.0],
+            goodput: &[],
+        };
+        let m = compute(&[r, honest], Duration::from_secs(1), None, &s, 2);
+        assert_eq!(m.total_output_tokens, 16);
+        assert_eq!(m.usage_rejected, 1);
+        assert_eq!(
+            m.output_sources,
+            vec![(TokenSource::Chunks, 1), (TokenSource::Usage, 1)]
+        );
     }
 
     #[test]

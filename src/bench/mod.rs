@@ -361,6 +361,7 @@ async fn phase(
             scheduled: *at,
             prompt_len: p.prompt_len,
             target_len: p.target_len,
+            max_tokens: p.output_len,
             ..Default::default()
         })
         .collect();

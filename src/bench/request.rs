@@ -62,6 +62,8 @@ pub struct RequestRecord {
     pub sent: Option<Instant>,
     pub prompt_len: u32,
     pub target_len: u32,
+    /// The output tokens asked for (max_tokens); 0 when not known.
+    pub max_tokens: u32,
     /// Time to the first token-bearing chunk, from `sent`.
     pub ttft: Option<Duration>,
     /// Gaps between consecutive token-bearing chunks.
@@ -85,6 +87,14 @@ pub struct RequestRecord {
 impl RequestRecord {
     pub fn ok(&self) -> bool {
         self.error.is_none()
+    }
+
+    /// The server's `usage.completion_tokens`, unless it exceeds what was
+    /// asked for: a server cannot honestly send more than max_tokens, and a
+    /// garbage count would be published as throughput.
+    pub fn plausible_usage(&self) -> Option<u32> {
+        self.usage_completion
+            .filter(|&u| self.max_tokens == 0 || u <= self.max_tokens)
     }
 }
 

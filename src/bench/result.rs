@@ -108,6 +108,7 @@ pub fn to_json(info: &RunInfo, m: &RunMetrics, date: &str) -> Value {
     r.insert("errors".into(), json!(m.errors));
     r.insert("error_samples".into(), json!(m.error_samples));
     r.insert("missing_done".into(), json!(m.missing_done));
+    r.insert("usage_rejected".into(), json!(m.usage_rejected));
     r.insert("send_retries".into(), json!(m.send_retries));
     r.insert("num_warmups".into(), json!(info.num_warmups));
     r.insert("max_concurrency_reached".into(), json!(m.max_in_flight));
