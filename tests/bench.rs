@@ -525,3 +525,96 @@ fn an_unwritable_result_dir_fails_before_sending() {
     assert!(stderr.contains("; nothing was sent"), "{stderr}");
     assert_eq!(get(&sim.addr, "/sim/stats").json()["requests"], 0);
 }
+
+/// A server whose streams open with a byte-order mark and end lines with a
+/// bare CR (both legal SSE): every request completes with every token; a
+/// server that sends one line without end fails each request by its
+/// deadline instead of spinning.
+#[test]
+fn hostile_but_legal_streams_and_an_endless_line() {
+    fn serve(body: &'static [u8]) -> String {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr").to_string();
+        std::thread::spawn(move || {
+            for stream in l.incoming() {
+                let Ok(mut s) = stream else { continue };
+                std::thread::spawn(move || {
+                    let mut r = BufReader::new(s.try_clone().expect("clone"));
+                    let mut len = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                            break;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut req = vec![0; len];
+                    let _ = r.read_exact(&mut req);
+                    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+                    let _ = s.write_all(head.as_bytes());
+                    let _ = s.write_all(body);
+                    // Keep the endless line going until the client gives up.
+                    if body.ends_with(b"x") {
+                        let chunk = vec![b'x'; 1 << 16];
+                        while s.write_all(&chunk).is_ok() {}
+                    }
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+    let ok: &'static [u8] = b"\xEF\xBB\xBFdata: {\"choices\":[{\"text\":\"a\"}]}\r\rdata: {\"choices\":[{\"text\":\"b\"}]}\r\rdata: {\"choices\":[{\"text\":\"c\",\"finish_reason\":\"length\"}],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":3}}\r\rdata: [DONE]\r";
+    let url = serve(ok);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |url: &str, extra: &[&str]| {
+        let mut args = vec![
+            "bench",
+            "serve",
+            "--model",
+            "m",
+            "--base-url",
+            url,
+            "--prompt-token-ids",
+            "--random-input-len",
+            "4",
+            "--random-output-len",
+            "3",
+            "--max-concurrency",
+            "2",
+            "--save-result",
+            "--result-dir",
+            dir.path().to_str().expect("utf8"),
+            "--result-filename",
+            "r.json",
+        ];
+        args.extend_from_slice(extra);
+        let out = infmax(&args);
+        let r: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("r.json")).expect("result written"),
+        )
+        .expect("JSON");
+        (out.status.code(), r)
+    };
+    let (code, r) = run(&url, &["--num-prompts", "4"]);
+    assert_eq!(code, Some(0), "{r}");
+    assert_eq!(
+        (r["completed"].as_u64(), r["failed"].as_u64()),
+        (Some(4), Some(0)),
+        "{r}"
+    );
+    assert_eq!(r["total_output_tokens"], 12);
+    let endless: &'static [u8] = b"data: x";
+    let url = serve(endless);
+    let started = std::time::Instant::now();
+    let (code, r) = run(&url, &["--num-prompts", "2", "--request-timeout", "2"]);
+    assert_eq!(code, Some(4), "{r}");
+    assert_eq!(r["failed"], 2, "{r}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "the deadline held: {:?}",
+        started.elapsed()
+    );
+}

@@ -12,6 +12,7 @@ pub mod progress;
 pub mod protocol;
 pub mod request;
 pub mod result;
+pub mod sse;
 
 use crate::error::{Error, Result};
 use crate::fsutil;

@@ -2,7 +2,6 @@
 //! stream as it arrives, timestamping every token-bearing chunk. This is the
 //! I/O path: it does I/O, parsing of small chunks and timestamps, nothing else.
 
-use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -258,7 +257,10 @@ pub async fn run(
         fail(&mut rec, ErrorKind::Http(status.as_u16()), detail);
         return rec;
     }
-    let mut events = resp.bytes_stream().eventsource();
+    let mut body = resp.bytes_stream();
+    let mut parser = super::sse::Parser::default();
+    let mut events = std::collections::VecDeque::new();
+    let mut ended = false;
     let mut last: Option<Instant> = None;
     let mut done = false;
     let mut finished = false;
@@ -266,23 +268,37 @@ pub async fn run(
     let expiry = tokio::time::sleep_until(deadline.into());
     tokio::pin!(expiry);
     loop {
-        let next = tokio::select! {
-            biased;
-            ev = events.next() => match ev {
-                None => break,
-                Some(Err(e)) => {
-                    fail(&mut rec, ErrorKind::Disconnected, e.to_string());
-                    break;
-                }
-                Some(Ok(ev)) => ev,
-            },
-            () = &mut expiry => {
-                fail(&mut rec, ErrorKind::Timeout, format!("stream not finished within {timeout:?}"));
+        let Some(next) = events.pop_front() else {
+            if ended {
                 break;
             }
+            tokio::select! {
+                biased;
+                chunk = body.next() => match chunk {
+                    None => {
+                        ended = true;
+                        parser.finish(&mut events);
+                    }
+                    Some(Err(e)) => {
+                        fail(&mut rec, ErrorKind::Disconnected, e.to_string());
+                        break;
+                    }
+                    Some(Ok(bytes)) => {
+                        if let Err(e) = parser.feed(&bytes, &mut events) {
+                            fail(&mut rec, ErrorKind::MalformedEvent, e);
+                            break;
+                        }
+                    }
+                },
+                () = &mut expiry => {
+                    fail(&mut rec, ErrorKind::Timeout, format!("stream not finished within {timeout:?}"));
+                    break;
+                }
+            }
+            continue;
         };
         let now = Instant::now();
-        let data = next.data.trim();
+        let data = next.trim();
         if data.is_empty() {
             continue;
         }

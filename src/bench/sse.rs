@@ -1,0 +1,174 @@
+//! Server-sent events, parsed as the bytes arrive: the `data` of each event.
+//! Written here rather than taken from a crate because the stream is hostile
+//! input: a byte-order mark, CR-only line ends, or one line that never ends
+//! must neither panic, lose an event, nor cost more than one pass over the
+//! bytes (each byte is looked at once; a line is capped).
+
+/// The longest line accepted: far above any real chunk (a few KiB), far
+/// below what would exhaust memory.
+pub const MAX_LINE: usize = 16 << 20;
+
+#[derive(Debug, Default)]
+pub struct Parser {
+    /// The current line so far (without its end).
+    line: Vec<u8>,
+    /// The current event's data lines, each followed by `\n`.
+    data: Vec<u8>,
+    has_data: bool,
+    /// The last byte was a CR: a following LF belongs to the same line end.
+    after_cr: bool,
+    /// Bytes of the stream seen so far (for the byte-order mark).
+    seen: usize,
+}
+
+impl Parser {
+    /// Feeds the next bytes; every event they complete goes to `out`. Fails
+    /// on a line longer than [`MAX_LINE`].
+    pub fn feed(&mut self, bytes: &[u8], out: &mut impl Extend<String>) -> Result<(), String> {
+        let mut rest = bytes;
+        // A UTF-8 byte-order mark may open the stream (and only there).
+        while self.seen < 3 && !rest.is_empty() {
+            if rest[0] != b"\xEF\xBB\xBF"[self.seen] {
+                if self.seen > 0 {
+                    // Not a mark after all: its bytes are text.
+                    let partial = b"\xEF\xBB\xBF"[..self.seen].to_vec();
+                    self.seen = 3;
+                    self.feed(&partial, out)?;
+                }
+                self.seen = 3;
+                break;
+            }
+            self.seen += 1;
+            rest = &rest[1..];
+        }
+        if self.seen < 3 {
+            return Ok(());
+        }
+        for &b in rest {
+            match b {
+                b'\n' if self.after_cr => self.after_cr = false,
+                b'\n' | b'\r' => {
+                    self.after_cr = b == b'\r';
+                    self.end_line(out);
+                }
+                _ => {
+                    self.after_cr = false;
+                    self.line.push(b);
+                    if self.line.len() > MAX_LINE {
+                        return Err(format!(
+                            "an event line longer than {MAX_LINE} bytes (the stream is not server-sent events)"
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The stream ended: a last event without its closing blank line still
+    /// counts (a server cut short must not lose what it sent).
+    pub fn finish(&mut self, out: &mut impl Extend<String>) {
+        if !self.line.is_empty() {
+            self.end_line(out);
+        }
+        self.dispatch(out);
+    }
+
+    fn end_line(&mut self, out: &mut impl Extend<String>) {
+        let line = std::mem::take(&mut self.line);
+        if line.is_empty() {
+            self.dispatch(out);
+            return;
+        }
+        if line[0] == b':' {
+            return; // a comment
+        }
+        let (field, value) = match line.iter().position(|&c| c == b':') {
+            Some(p) => {
+                let v = &line[p + 1..];
+                (&line[..p], v.strip_prefix(b" ").unwrap_or(v))
+            }
+            None => (&line[..], &[][..]),
+        };
+        if field == b"data" {
+            self.data.extend_from_slice(value);
+            self.data.push(b'\n');
+            self.has_data = true;
+        }
+    }
+
+    fn dispatch(&mut self, out: &mut impl Extend<String>) {
+        if !self.has_data {
+            return;
+        }
+        self.has_data = false;
+        let mut data = std::mem::take(&mut self.data);
+        data.pop(); // the last data line's `\n`
+        out.extend([String::from_utf8_lossy(&data).into_owned()]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every split of `stream` into two feeds gives the same events.
+    fn events(stream: &[u8]) -> Vec<String> {
+        let mut first: Option<Vec<String>> = None;
+        for cut in 0..=stream.len() {
+            let mut p = Parser::default();
+            let mut out = Vec::new();
+            p.feed(&stream[..cut], &mut out).expect("feed");
+            p.feed(&stream[cut..], &mut out).expect("feed");
+            p.finish(&mut out);
+            match &first {
+                None => first = Some(out),
+                Some(f) => assert_eq!(&out, f, "split at {cut}"),
+            }
+        }
+        first.unwrap_or_default()
+    }
+
+    #[test]
+    fn line_ends_of_every_kind() {
+        for end in ["\n", "\r\n", "\r"] {
+            let s = format!(
+                "data: a{end}{end}: comment{end}data:b{end}data: c{end}{end}data: [DONE]{end}{end}"
+            );
+            assert_eq!(events(s.as_bytes()), ["a", "b\nc", "[DONE]"], "{end:?}");
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_opens_the_stream_only() {
+        assert_eq!(events(b"\xEF\xBB\xBFdata: x\n\n"), ["x"]);
+        assert_eq!(events(b"\xEF\xBBdata: x\n\n"), Vec::<String>::new());
+        assert_eq!(
+            events(b"data: \xEF\xBB\xBFx\n\n"),
+            ["\u{feff}x"],
+            "inside the data it is text"
+        );
+    }
+
+    #[test]
+    fn the_last_event_counts_without_its_blank_line() {
+        assert_eq!(events(b"data: 1\n\ndata: [DONE]"), ["1", "[DONE]"]);
+        assert_eq!(events(b"data: 1\r\rdata: 2\r"), ["1", "2"]);
+        assert_eq!(events(b"event: ping\nid: 3\n\n"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_endless_line_is_refused() {
+        let mut p = Parser::default();
+        let mut out: Vec<String> = Vec::new();
+        let chunk = vec![b'x'; 1 << 20];
+        let mut err = None;
+        for _ in 0..(MAX_LINE >> 20) + 2 {
+            if let Err(e) = p.feed(&chunk, &mut out) {
+                err = Some(e);
+                break;
+            }
+        }
+        assert!(err.is_some_and(|e| e.contains("longer than")));
+    }
+}
