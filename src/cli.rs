@@ -1396,26 +1396,8 @@ fn bench_serve(a: &BenchServeArgs) -> Result<Written> {
         result: opts.result_path.clone(),
         ..Written::default()
     };
-    if let Some(why) = &out.aborted {
-        return Ok(written.failing(Some(Error::Failed(format!(
-            "benchmark aborted: {why}; the result keeps what was measured (aborted: true)"
-        )))));
-    }
-    let attempted = out.metrics.completed + out.metrics.failed;
-    let rate = out.metrics.failed as f64 / attempted.max(1) as f64;
-    if rate > opts.max_failure_rate {
-        return Ok(written.failing(Some(Error::Failed(format!(
-            "{} of {attempted} requests failed ({:.1}%, above --max-failure-rate {:.1}%): {}",
-            out.metrics.failed,
-            rate * 100.0,
-            opts.max_failure_rate * 100.0,
-            out.metrics
-                .errors
-                .iter()
-                .map(|(k, n)| format!("{k} x{n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )))));
+    if let Some(why) = out.verdict(opts.max_failure_rate) {
+        return Ok(written.failing(Some(Error::Failed(why))));
     }
     Ok(written)
 }

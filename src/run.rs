@@ -264,15 +264,8 @@ fn bench_one(o: &RunOptions, server: &Server, e: &MatrixEntry, conc: u32) -> Res
         bench::protocol::SWEEP.apply(&mut opts, None, Some(n))?;
     }
     let out = bench::run(&opts)?;
-    if let Some(why) = out.aborted {
+    if let Some(why) = out.verdict(opts.max_failure_rate) {
         return Err(Error::Failed(why));
-    }
-    let failed = out.metrics.failed;
-    if failed as f64 > 0.05 * n as f64 {
-        return Err(Error::Failed(format!(
-            "{failed} of {n} requests failed: {:?}",
-            out.metrics.errors
-        )));
     }
     process::run(Some(&raw), &o.out.join("processed"), &env)?;
     Ok(format!(

@@ -299,8 +299,7 @@ fn refused_connections() {
     assert_eq!(r["errors"], serde_json::json!({"connect": 3}));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr
-            .contains("3 of 3 requests failed (100.0%, above --max-failure-rate 5.0%): connect x3"),
+        stderr.contains("error: no request completed (3 of 3 failed: connect x3)"),
         "{stderr}"
     );
 }

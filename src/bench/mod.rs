@@ -100,6 +100,45 @@ pub struct Outcome {
     pub aborted: Option<String>,
 }
 
+impl Outcome {
+    /// Why the run failed its checks, if it did (the result is written
+    /// either way): aborted, nothing completed, or more failed requests
+    /// than `max_failure_rate` allows. One policy for `bench serve` and `run`.
+    pub fn verdict(&self, max_failure_rate: f64) -> Option<String> {
+        let m = &self.metrics;
+        let errors = || {
+            m.errors
+                .iter()
+                .map(|(k, n)| format!("{k} x{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if let Some(why) = &self.aborted {
+            return Some(format!(
+                "benchmark aborted: {why}; the result keeps what was measured (aborted: true)"
+            ));
+        }
+        let attempted = m.completed + m.failed;
+        if m.completed == 0 {
+            return Some(format!(
+                "no request completed ({} of {attempted} failed: {})",
+                m.failed,
+                errors()
+            ));
+        }
+        let rate = m.failed as f64 / attempted as f64;
+        (rate > max_failure_rate).then(|| {
+            format!(
+                "{} of {attempted} requests failed ({:.1}%, above the {:.1}% allowed): {}",
+                m.failed,
+                rate * 100.0,
+                max_failure_rate * 100.0,
+                errors()
+            )
+        })
+    }
+}
+
 /// Whether a process is alive (a zombie counts as dead).
 pub fn process_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -387,7 +426,10 @@ async fn phase(
                         Arc::clone(&sem).acquire_owned().await
                     } => p,
                 };
-                let Ok(permit) = permit else { break };
+                let Ok(permit) = permit else {
+                    abandon(&tx, rec);
+                    break;
+                };
                 rec.ready = Some(Instant::now());
                 let (client, url, tx, in_flight, peak) = (
                     client.clone(),
@@ -397,9 +439,16 @@ async fn phase(
                     Arc::clone(&peak),
                 );
                 tokio::spawn(async move {
+                    use futures_util::FutureExt;
                     let now = in_flight.fetch_add(1, Relaxed) + 1;
                     peak.fetch_max(now, Relaxed);
-                    let rec = request::run(&client, &url, body, timeout, rec).await;
+                    // A panic inside the request still leaves its record.
+                    let template = rec.clone();
+                    let run = request::run(&client, &url, body, timeout, rec);
+                    let rec = match std::panic::AssertUnwindSafe(run).catch_unwind().await {
+                        Ok(rec) => rec,
+                        Err(panic) => internal_failure(template, &panic_text(&*panic)),
+                    };
                     in_flight.fetch_sub(1, Relaxed);
                     drop(permit);
                     let _ = tx.send(rec);
@@ -421,8 +470,50 @@ async fn phase(
         records.push(rec);
     }
     let _ = dispatcher.await;
-    records.sort_by_key(|r| r.index);
+    let records = account(records, n);
     (records, peak.load(Relaxed))
+}
+
+/// The accounting invariant: every scheduled request ends as exactly one
+/// record, in index order. One that left none (or two) is a client bug; it
+/// is counted as failed rather than vanishing from the result.
+fn account(mut records: Vec<RequestRecord>, n: usize) -> Vec<RequestRecord> {
+    records.sort_by_key(|r| r.index);
+    records.dedup_by_key(|r| r.index);
+    records.retain(|r| r.index < n);
+    if records.len() == n {
+        return records;
+    }
+    let mut out = Vec::with_capacity(n);
+    let mut given = records.into_iter().peekable();
+    for index in 0..n {
+        match given.next_if(|r| r.index == index) {
+            Some(r) => out.push(r),
+            None => out.push(internal_failure(
+                RequestRecord {
+                    index,
+                    ..Default::default()
+                },
+                "the request left no record",
+            )),
+        }
+    }
+    out
+}
+
+fn internal_failure(mut rec: RequestRecord, why: &str) -> RequestRecord {
+    rec.error = Some(Failure {
+        kind: ErrorKind::Internal,
+        detail: format!("client error: {why}"),
+    });
+    rec
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
 }
 
 /// A request the run never sent because it was aborted.
@@ -454,4 +545,69 @@ fn check_writable(path: &std::path::Path) -> Result<()> {
                 dir.display()
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(index: usize) -> RequestRecord {
+        RequestRecord {
+            index,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn every_scheduled_request_ends_as_one_record() {
+        // 5 scheduled: #1 left none, #3 two, #9 is not one of them.
+        let got = account(
+            vec![
+                record(4),
+                record(3),
+                record(0),
+                record(3),
+                record(9),
+                record(2),
+            ],
+            5,
+        );
+        assert_eq!(
+            got.iter().map(|r| r.index).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4]
+        );
+        assert_eq!(
+            got[1].error.as_ref().map(|f| f.kind),
+            Some(ErrorKind::Internal)
+        );
+        assert!(got.iter().filter(|r| r.index != 1).all(RequestRecord::ok));
+    }
+
+    #[test]
+    fn a_run_with_nothing_completed_fails_whatever_the_rate() {
+        let mut o = Outcome {
+            result: Value::Null,
+            metrics: RunMetrics::default(),
+            summary: String::new(),
+            aborted: None,
+        };
+        let why = o.verdict(1.0).expect("fails");
+        assert!(
+            why.starts_with("no request completed (0 of 0 failed"),
+            "{why}"
+        );
+        o.metrics.completed = 19;
+        o.metrics.failed = 1;
+        assert_eq!(o.verdict(0.05), None);
+        o.metrics.failed = 2;
+        assert!(
+            o.verdict(0.05)
+                .is_some_and(|w| w.starts_with("2 of 21 requests failed"))
+        );
+        o.aborted = Some("server died".into());
+        assert!(
+            o.verdict(1.0)
+                .is_some_and(|w| w.starts_with("benchmark aborted: server died"))
+        );
+    }
 }

@@ -26,6 +26,8 @@ pub enum ErrorKind {
     EmptyCompletion,
     /// The run was aborted (the server process died).
     Aborted,
+    /// The client failed inside (a bug): the request is counted, never lost.
+    Internal,
 }
 
 impl ErrorKind {
@@ -39,6 +41,7 @@ impl ErrorKind {
             ErrorKind::ServerError => "server_error".into(),
             ErrorKind::EmptyCompletion => "empty_completion".into(),
             ErrorKind::Aborted => "aborted".into(),
+            ErrorKind::Internal => "client_internal".into(),
         }
     }
 }
