@@ -531,7 +531,7 @@ fn an_unwritable_result_dir_fails_before_sending() {
 /// deadline instead of spinning.
 #[test]
 fn hostile_but_legal_streams_and_an_endless_line() {
-    fn serve(body: &'static [u8]) -> String {
+    fn serve(status: &'static str, body: &'static [u8]) -> String {
         use std::io::{BufRead, BufReader, Read, Write};
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = l.local_addr().expect("addr").to_string();
@@ -552,7 +552,9 @@ fn hostile_but_legal_streams_and_an_endless_line() {
                     }
                     let mut req = vec![0; len];
                     let _ = r.read_exact(&mut req);
-                    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+                    let head = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
+                    );
                     let _ = s.write_all(head.as_bytes());
                     let _ = s.write_all(body);
                     // Keep the endless line going until the client gives up.
@@ -566,7 +568,7 @@ fn hostile_but_legal_streams_and_an_endless_line() {
         format!("http://{addr}")
     }
     let ok: &'static [u8] = b"\xEF\xBB\xBFdata: {\"choices\":[{\"text\":\"a\"}]}\r\rdata: {\"choices\":[{\"text\":\"b\"}]}\r\rdata: {\"choices\":[{\"text\":\"c\",\"finish_reason\":\"length\"}],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":3}}\r\rdata: [DONE]\r";
-    let url = serve(ok);
+    let url = serve("200 OK", ok);
     let dir = tempfile::tempdir().expect("tempdir");
     let run = |url: &str, extra: &[&str]| {
         let mut args = vec![
@@ -606,14 +608,28 @@ fn hostile_but_legal_streams_and_an_endless_line() {
     );
     assert_eq!(r["total_output_tokens"], 12);
     let endless: &'static [u8] = b"data: x";
-    let url = serve(endless);
+    let url = serve("200 OK", endless);
     let started = std::time::Instant::now();
     let (code, r) = run(&url, &["--num-prompts", "2", "--request-timeout", "2"]);
+    eprintln!("endless line: {:?}", started.elapsed());
     assert_eq!(code, Some(4), "{r}");
     assert_eq!(r["failed"], 2, "{r}");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(30),
         "the deadline held: {:?}",
+        started.elapsed()
+    );
+    // An error page that never ends: its start is the detail, the request
+    // fails at once (not at its deadline, with the body buffered whole).
+    let url = serve("500 Internal Server Error", endless);
+    let started = std::time::Instant::now();
+    let (code, r) = run(&url, &["--num-prompts", "2", "--request-timeout", "60"]);
+    eprintln!("endless error page: {:?}", started.elapsed());
+    assert_eq!(code, Some(4), "{r}");
+    assert_eq!(r["errors"], serde_json::json!({"http_500": 2}), "{r}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
         started.elapsed()
     );
 }

@@ -251,11 +251,19 @@ pub async fn run(
     };
     let status = resp.status();
     if !status.is_success() {
-        let text = tokio::time::timeout_at(deadline.into(), resp.text())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
+        // Only the start of the body: an error page may be endless.
+        let mut head = Vec::new();
+        let mut body = resp.bytes_stream();
+        let _ = tokio::time::timeout_at(deadline.into(), async {
+            while head.len() < 4096 {
+                match body.next().await {
+                    Some(Ok(b)) => head.extend_from_slice(&b),
+                    _ => break,
+                }
+            }
+        })
+        .await;
+        let text = String::from_utf8_lossy(&head);
         let detail: String = text.chars().take(300).collect();
         fail(&mut rec, ErrorKind::Http(status.as_u16()), detail);
         return rec;
