@@ -1207,12 +1207,15 @@ fn changelog_cmd(a: &ChangelogArgs) -> Result<MatrixOutput> {
     )))
 }
 
+/// Seconds any timeout may take: beyond it a deadline would overflow the clock.
+const MAX_SECS: f64 = 1e7;
+
 fn positive_secs(flag: &str, v: f64) -> Result<std::time::Duration> {
-    if v.is_finite() && v > 0.0 {
+    if v > 0.0 && v <= MAX_SECS {
         Ok(std::time::Duration::from_secs_f64(v))
     } else {
         Err(Error::usage(format!(
-            "{flag} {v}: expected a number of seconds > 0"
+            "{flag} {v:?}: expected a number of seconds > 0 and at most {MAX_SECS:e}"
         )))
     }
 }
@@ -1257,17 +1260,54 @@ fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
         .to_string();
     let request_rate = match a.request_rate.as_str() {
         "inf" | "infinity" => f64::INFINITY,
-        r => r.parse::<f64>().ok().filter(|v| *v > 0.0).ok_or_else(|| {
-            Error::usage(format!(
-                "--request-rate {r}: expected requests per second > 0, or inf"
-            ))
-        })?,
+        r => r
+            .parse::<f64>()
+            .ok()
+            .filter(|v| (1e-6..=1e9).contains(v))
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "--request-rate {r}: expected requests per second from 1e-6 to 1e9, or inf"
+                ))
+            })?,
     };
-    if !(a.burstiness.is_finite() && a.burstiness > 0.0) {
+    if !(1e-3..=1e3).contains(&a.burstiness) {
         return Err(Error::usage(format!(
-            "--burstiness {}: expected a number > 0",
+            "--burstiness {:?}: expected a number from 0.001 to 1000",
             a.burstiness
         )));
+    }
+    // Sizes the client allocates for up front: refused here, not by an abort.
+    for (flag, v, max) in [
+        (
+            "--num-prompts",
+            a.num_prompts.unwrap_or(1) as u64,
+            10_000_000,
+        ),
+        (
+            "--max-concurrency",
+            a.max_concurrency.unwrap_or(1) as u64,
+            1_000_000,
+        ),
+        ("--num-warmups", a.num_warmups as u64, 10_000_000),
+        (
+            "--random-input-len",
+            u64::from(a.random_input_len),
+            16_777_216,
+        ),
+        (
+            "--random-output-len",
+            u64::from(a.random_output_len),
+            16_777_216,
+        ),
+        (
+            "--random-prefix-len",
+            u64::from(a.random_prefix_len),
+            16_777_216,
+        ),
+    ] {
+        if v > max {
+            return Err(Error::usage(format!("{flag} {v}: at most {max}")));
+        }
     }
     if let Some(r) = a.random_range_ratio.filter(|r| !(0.0..=1.0).contains(r)) {
         return Err(Error::usage(format!(

@@ -633,3 +633,53 @@ fn hostile_but_legal_streams_and_an_endless_line() {
         started.elapsed()
     );
 }
+
+/// Extreme numbers are refused with the flag and its range (exit 2), never
+/// a panic or an allocation abort.
+#[test]
+fn extreme_numbers_are_usage_errors() {
+    for (args, message) in [
+        (
+            &["--request-timeout", "1e20"][..],
+            "error: --request-timeout 1e20: expected a number of seconds > 0 and at most 1e7\n",
+        ),
+        (
+            &["--request-timeout", "NaN"][..],
+            "error: --request-timeout NaN: expected a number of seconds > 0 and at most 1e7\n",
+        ),
+        (
+            &["--request-rate", "1e-300"][..],
+            "error: --request-rate 1e-300: expected requests per second from 1e-6 to 1e9, or inf\n",
+        ),
+        (
+            &["--burstiness", "1e-300"][..],
+            "error: --burstiness 1e-300: expected a number from 0.001 to 1000\n",
+        ),
+        (
+            &["--num-prompts", "100000000000"][..],
+            "error: --num-prompts 100000000000: at most 10000000\n",
+        ),
+        (
+            &["--random-input-len", "4000000000"][..],
+            "error: --random-input-len 4000000000: at most 16777216\n",
+        ),
+        (
+            &["--max-concurrency", "99999999999"][..],
+            "error: --max-concurrency 99999999999: at most 1000000\n",
+        ),
+    ] {
+        let mut all = vec![
+            "bench",
+            "serve",
+            "--model",
+            "m",
+            "--prompt-token-ids",
+            "--port",
+            "9",
+        ];
+        all.extend_from_slice(args);
+        let out = infmax(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), message, "{args:?}");
+    }
+}

@@ -24,7 +24,8 @@ pub fn offsets(n: usize, rate: f64, burstiness: f64, seed: u64) -> Vec<Duration>
             if i > 0 {
                 t += gamma.sample(&mut rng);
             }
-            Duration::from_secs_f64(t)
+            // Capped so `start + offset` cannot overflow the clock.
+            Duration::from_secs_f64(t.min(1e9))
         })
         .collect()
 }
