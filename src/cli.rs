@@ -855,11 +855,22 @@ fn warn(diags: &[diag::Diagnostic]) {
     if diags.is_empty() {
         return;
     }
-    let mut t = diag::render_human(diags, diag::Level::Warning);
+    let mut t = for_people(diag::render_human(diags, diag::Level::Warning));
     if in_github_actions() {
         t.push_str(&diag::render_github(diags, diag::Level::Warning));
     }
     let _ = std::io::stderr().lock().write_all(t.as_bytes());
+}
+
+/// Text for people that may quote untrusted input (config values, server
+/// logs, model names): inside GitHub Actions it is fenced, so no line of it
+/// is taken as a workflow command. The annotations go outside the fence.
+fn for_people(text: String) -> String {
+    if in_github_actions() && text.contains("::") {
+        diag::fenced(&text)
+    } else {
+        text
+    }
 }
 
 /// Prints an error for people (and, inside GitHub Actions, as annotations).
@@ -867,7 +878,7 @@ fn report(e: &Error) {
     let mut err = std::io::stderr().lock();
     let text = match e {
         Error::Invalid(diags) => {
-            let mut t = diag::render_human(diags, diag::Level::Error);
+            let mut t = for_people(diag::render_human(diags, diag::Level::Error));
             if in_github_actions() {
                 t.push_str(&diag::render_github(diags, diag::Level::Error));
             }
@@ -879,7 +890,7 @@ fn report(e: &Error) {
             t
         }
         Error::Usage(m) | Error::Env(m) | Error::Failed(m) => {
-            let mut t = format!("error: {m}\n");
+            let mut t = for_people(format!("error: {m}\n"));
             if in_github_actions() {
                 t.push_str(&format!("::error title=infmax::{}\n", diag::escape_data(m)));
             }
@@ -1628,14 +1639,18 @@ fn fetch(a: &FetchArgs) -> Result<()> {
         let name = x["name"].as_str().unwrap_or("artifact");
         let safe = crate::fsutil::safe_file_name(name);
         if x["expired"] == serde_json::Value::Bool(true) {
-            eprintln!("infmax: artifact {name} has expired; skipped");
+            eprintln!(
+                "infmax: artifact {} has expired; skipped",
+                name.escape_debug()
+            );
             continue;
         }
         let Some(id) = x["id"].as_u64() else { continue };
         let zip = rt.block_on(gh.download_artifact(id))?;
         let n = fetch::unzip(&zip, &a.out.join(&safe))?;
         eprintln!(
-            "infmax: {name}: {n} files -> {}",
+            "infmax: {}: {n} files -> {}",
+            name.escape_debug(),
             a.out.join(&safe).display()
         );
     }

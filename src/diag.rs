@@ -116,6 +116,18 @@ impl CommandFence {
     }
 }
 
+/// `text` inside a fence (see [`CommandFence`]), as one string.
+pub fn fenced(text: &str) -> String {
+    let mut out = Vec::new();
+    let fence = CommandFence::open(&mut out);
+    out.extend_from_slice(text.as_bytes());
+    if !text.ends_with('\n') {
+        out.push(b'\n');
+    }
+    fence.close(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Escaping for the message part of a workflow command (the runner's rules).
 pub fn escape_data(s: &str) -> String {
     s.replace('%', "%25")

@@ -435,3 +435,47 @@ error: --entry: not a single-node matrix entry: missing field `tp` (pass one ent
         "{text}"
     );
 }
+
+/// A value with a newline (from a config) stays on its own line, quoted so
+/// `eval` restores it and the Actions runner sees no workflow command.
+#[test]
+fn job_env_lines_carry_any_value() {
+    let s = Scratch::new();
+    let out = s
+        .infmax(&[
+            "matrix",
+            "test-config",
+            "--config-keys",
+            "gptoss-fp4-b200-trt",
+            "--conc",
+            "8",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let mut entry = json(&out)[0].clone();
+    let image = "img'\\\"$x\n::error::pwned\r\tend";
+    entry["image"] = serde_json::json!(image);
+    let out = s
+        .infmax(&["matrix", "job-env"])
+        .env("INFMAX_ENTRY", entry.to_string())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8_lossy(&out).to_string();
+    assert!(
+        !text.lines().any(|l| l.trim_start().starts_with("::")),
+        "{text}"
+    );
+    let back = std::process::Command::new("bash")
+        .arg("-c")
+        .arg("eval \"$LINES\"; printf %s \"$IMAGE\"")
+        .env("LINES", &text)
+        .output()
+        .expect("bash");
+    assert_eq!(String::from_utf8_lossy(&back.stdout), image);
+}

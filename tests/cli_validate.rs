@@ -331,3 +331,52 @@ warning: configs/test-master.yaml:25:11: gptoss-fp4-b200-trt/runner: runner `b30
 
 "#]]);
 }
+
+/// Inside Actions, an error quoting untrusted text (here a YAML key that
+/// carries a workflow command) is fenced: between `::stop-commands::T` and
+/// `::T::` the runner executes nothing; the annotation itself is escaped.
+#[test]
+fn untrusted_text_in_errors_is_fenced() {
+    let s = Scratch::new();
+    s.write(
+        "configs/test-master.yaml",
+        &master_with(
+            "  precision: fp8\n",
+            "  precision: fp8\n  \"x\\n::add-mask::secret\": 1\n",
+        ),
+    );
+    let out = s
+        .infmax(&["validate"])
+        .env("GITHUB_ACTIONS", "true")
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let text = String::from_utf8_lossy(&out).to_string();
+    let token = text
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("::stop-commands::"))
+        .unwrap_or_else(|| panic!("fence first: {text}"));
+    let closing = format!("::{token}::");
+    let mut inside = true;
+    for line in text.lines().skip(1) {
+        if line == closing {
+            inside = false;
+            continue;
+        }
+        if !inside && line.starts_with("::") {
+            assert!(
+                line.starts_with("::error "),
+                "only annotations outside: {line}"
+            );
+            assert!(!line.contains('\n'));
+        }
+    }
+    assert!(!inside, "the fence closes: {text}");
+    assert!(
+        text.contains("::add-mask::secret"),
+        "the text is kept for people: {text}"
+    );
+}

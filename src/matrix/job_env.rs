@@ -249,8 +249,31 @@ pub fn job_env_at(e: &MatrixEntry, conc: u32, host: &Host) -> Result<JobEnv> {
 /// `KEY=VALUE` lines for a shell (`set -a; . file`), values single-quoted.
 pub fn shell_lines(env: &JobEnv) -> String {
     env.iter()
-        .map(|(k, v)| format!("{k}='{}'\n", v.replace('\'', r"'\''")))
+        .map(|(k, v)| format!("{k}={}\n", shell_quote(v)))
         .collect()
+}
+
+/// One line whatever the value: `'...'`, or bash's `$'...'` when the value
+/// holds a control character (a newline must not start a line the Actions
+/// runner would read as a workflow command).
+fn shell_quote(v: &str) -> String {
+    if !v.chars().any(char::is_control) {
+        return format!("'{}'", v.replace('\'', r"'\''"));
+    }
+    let mut out = String::from("$'");
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str(r"\\"),
+            '\'' => out.push_str(r"\'"),
+            '\n' => out.push_str(r"\n"),
+            '\r' => out.push_str(r"\r"),
+            '\t' => out.push_str(r"\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
 }
 
 #[cfg(test)]
