@@ -366,7 +366,7 @@ fn bad_arguments_exit_2() {
         ),
         (
             vec!["--request-rate", "fast"],
-            "--request-rate fast: expected requests per second > 0, or inf",
+            "--request-rate fast: expected requests per second from 1e-6 to 1e9, or inf",
         ),
         (
             vec!["--goodput", "ttft=5"],
