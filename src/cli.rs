@@ -722,7 +722,7 @@ struct RunArgs {
     /// Engine: `sim` (simulated, preset per runner type) or `cmd` (--server-cmd).
     #[arg(long, default_value = "sim", env = "INFMAX_RUN_ENGINE")]
     engine: String,
-    /// Server command for --engine cmd, run with `sh -c`; templated with {port} {model} {tp} {ep} {dp_attn} {max_model_len} {precision} {framework} {image}.
+    /// Server command for --engine cmd, run with `sh -c`; templated with {port} {model} {tp} {ep} {dp_attn} {max_model_len} {precision} {framework} {image} (text values as single-quoted words).
     #[arg(long, env = "INFMAX_RUN_SERVER_CMD")]
     server_cmd: Option<String>,
     /// Output folder: raw/, processed/, logs/, agg_bmk.json, summary.md, report/.

@@ -172,16 +172,18 @@ fn start_server(o: &RunOptions, e: &MatrixEntry, name: &str) -> Result<Server> {
             c
         }
         Engine::Cmd(template) => {
+            // Config text goes in as quoted shell words, never as shell code.
+            let q = crate::matrix::job_env::single_quote;
             let line = template
                 .replace("{port}", &port.to_string())
-                .replace("{model}", model)
+                .replace("{model}", &q(model))
                 .replace("{tp}", &tp.to_string())
                 .replace("{ep}", &ep.to_string())
                 .replace("{dp_attn}", &dp.to_string())
                 .replace("{max_model_len}", &max_len.to_string())
-                .replace("{precision}", precision)
-                .replace("{framework}", framework)
-                .replace("{image}", image);
+                .replace("{precision}", &q(precision))
+                .replace("{framework}", &q(framework))
+                .replace("{image}", &q(image));
             let mut c = Command::new("sh");
             c.args(["-c", &line]);
             c

@@ -141,3 +141,42 @@ fn bad_engine_arguments() {
         .code(2)
         .stderr_eq("error: --engine docker: allowed: sim, cmd\n");
 }
+
+/// Config text reaches `--server-cmd` as quoted words, never as shell code.
+#[test]
+fn config_values_are_not_shell_code() {
+    let s = Scratch::new();
+    let master = s.read("configs/test-master.yaml").replace(
+        "model: deepseek-ai/DeepSeek-R1-0528",
+        "model: \"deepseek-ai/R1 $(touch pwned);touch pwned2 'q'\"",
+    );
+    s.write("configs/test-master.yaml", &master);
+    let a = s
+        .infmax(
+            &[
+                &[
+                    "run",
+                    "--out",
+                    "out",
+                    "--engine",
+                    "cmd",
+                    "--server-cmd",
+                    "echo cannot start {model} >&2; exit 3",
+                    "--server-timeout",
+                    "5",
+                    "--max-conc",
+                    "4",
+                ][..],
+                &RUN_FILTER[..],
+            ]
+            .concat(),
+        )
+        .assert()
+        .code(4);
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("cannot start deepseek-ai/R1 $(touch pwned);touch pwned2 'q'"),
+        "{stderr}"
+    );
+    assert!(!s.path().join("pwned").exists() && !s.path().join("pwned2").exists());
+}

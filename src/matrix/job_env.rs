@@ -253,12 +253,17 @@ pub fn shell_lines(env: &JobEnv) -> String {
         .collect()
 }
 
+/// `v` as one POSIX shell word: `'...'`, a `'` written `'\''`.
+pub fn single_quote(v: &str) -> String {
+    format!("'{}'", v.replace('\'', r"'\''"))
+}
+
 /// One line whatever the value: `'...'`, or bash's `$'...'` when the value
 /// holds a control character (a newline must not start a line the Actions
 /// runner would read as a workflow command).
 fn shell_quote(v: &str) -> String {
     if !v.chars().any(char::is_control) {
-        return format!("'{}'", v.replace('\'', r"'\''"));
+        return single_quote(v);
     }
     let mut out = String::from("$'");
     for c in v.chars() {
