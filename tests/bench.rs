@@ -683,3 +683,49 @@ fn extreme_numbers_are_usage_errors() {
         assert_eq!(String::from_utf8_lossy(&out.stderr), message, "{args:?}");
     }
 }
+
+/// The server dies and the remaining requests fail at once, before the
+/// 200 ms watcher looks: the run is still flagged aborted and exits 4, even
+/// when every failure is allowed.
+#[test]
+fn a_server_death_is_flagged_however_fast_the_run_ends() {
+    let sim = SimProcess::start(&[
+        "--served-model-name",
+        "m",
+        "--ttft-ms",
+        "5",
+        "--itl-ms",
+        "5",
+        "--exit-after",
+        "2",
+    ]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pid = sim.child.id().to_string();
+    let (code, r, _) = bench(
+        &sim,
+        dir.path(),
+        &[
+            "--prompt-token-ids",
+            "--random-input-len",
+            "4",
+            "--random-output-len",
+            "2",
+            "--num-prompts",
+            "40",
+            "--max-concurrency",
+            "1",
+            "--max-failure-rate",
+            "1",
+            "--server-pid",
+            &pid,
+        ],
+    );
+    assert_eq!(code, Some(4), "{r}");
+    assert_eq!(r["aborted"], true, "{r}");
+    assert!(
+        r["completed"]
+            .as_u64()
+            .is_some_and(|c| (2..=12).contains(&c)),
+        "{r}"
+    );
+}

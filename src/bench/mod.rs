@@ -368,7 +368,14 @@ async fn drive(
         .max()
         .map_or(Duration::ZERO, |end| end.saturating_duration_since(start));
     prog.finish();
-    let aborted = abort_rx.borrow().clone();
+    // The watcher looks every 200 ms; requests failing on a dead server can
+    // end the run first. One last look, so such a run is never taken as
+    // measured.
+    let aborted = abort_rx.borrow().clone().or_else(|| {
+        opts.server_pid
+            .filter(|&pid| !process_alive(pid))
+            .map(|pid| format!("server process {pid} exited during the run"))
+    });
     Ok((records, duration, max_in_flight, aborted))
 }
 
