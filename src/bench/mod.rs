@@ -185,14 +185,17 @@ fn request_body(opts: &BenchOptions, p: &Prompt) -> Result<bytes::Bytes> {
         .map_err(|e| Error::env(format!("cannot encode a request: {e}")))
 }
 
-fn client() -> Result<reqwest::Client> {
-    crate::http::client(
+fn clients() -> Result<request::Clients> {
+    let builder = || {
         reqwest::Client::builder()
             .tcp_nodelay(true)
-            .pool_max_idle_per_host(usize::MAX)
             .pool_idle_timeout(Duration::from_secs(600))
-            .http1_only(),
-    )
+            .http1_only()
+    };
+    Ok(request::Clients {
+        pooled: crate::http::client(builder().pool_max_idle_per_host(usize::MAX))?,
+        fresh: crate::http::client(builder().pool_max_idle_per_host(0))?,
+    })
 }
 
 /// Prepares the dataset and request bodies, then runs the benchmark.
@@ -292,7 +295,8 @@ async fn drive(
     bodies: Vec<bytes::Bytes>,
     arrivals: Vec<Duration>,
 ) -> Result<Driven> {
-    let client = client()?;
+    let clients = clients()?;
+    let client = &clients.pooled;
     let url: Arc<str> = Arc::from(format!("{}{}", opts.base_url, opts.endpoint));
     let cap = opts
         .max_concurrency
@@ -335,7 +339,7 @@ async fn drive(
         let mut prog =
             progress::Progress::new(progress::Mode::Off, warm.len(), opts.progress_every);
         phase(
-            &client,
+            &clients,
             &url,
             opts,
             &warm_prompts,
@@ -351,7 +355,7 @@ async fn drive(
     let mut prog = progress::Progress::new(opts.progress, prompts.len(), opts.progress_every);
     let start = Instant::now();
     let (records, max_in_flight) = phase(
-        &client,
+        &clients,
         &url,
         opts,
         &all,
@@ -383,7 +387,7 @@ async fn drive(
 /// collects the records (in request order).
 #[allow(clippy::too_many_arguments)]
 async fn phase(
-    client: &reqwest::Client,
+    client: &request::Clients,
     url: &Arc<str>,
     opts: &BenchOptions,
     prompts: &[&Prompt],

@@ -199,8 +199,16 @@ impl http_body::Body for TimedBody {
 
 /// Sends `body` to `url` and reads the answer. The record comes back filled
 /// in, failed or not; this never panics on what the server sends.
+/// The pooled client the run uses, and one that always opens a new
+/// connection, for the one resend after a stale pooled connection.
+#[derive(Clone)]
+pub struct Clients {
+    pub pooled: reqwest::Client,
+    pub fresh: reqwest::Client,
+}
+
 pub async fn run(
-    client: &reqwest::Client,
+    clients: &Clients,
     url: &str,
     body: bytes::Bytes,
     timeout: Duration,
@@ -208,13 +216,19 @@ pub async fn run(
 ) -> RequestRecord {
     // A pooled keep-alive connection the server has just closed fails the
     // send before any byte of an answer: the server never saw the request,
-    // so it is sent once more on a fresh connection (and timed from there).
+    // so it is sent once more on a new connection (a client without a pool,
+    // so not another dead one), timed from there.
     let mut attempt = 0;
     let (sent, deadline, resp) = loop {
         let started = Instant::now();
         rec.sent = Some(started);
         let deadline = started + timeout;
         let (timed, first_poll) = TimedBody::new(body.clone());
+        let client = if attempt == 0 {
+            &clients.pooled
+        } else {
+            &clients.fresh
+        };
         let send = client
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
