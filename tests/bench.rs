@@ -581,8 +581,6 @@ fn hostile_but_legal_streams_and_an_endless_line() {
             "--prompt-token-ids",
             "--random-input-len",
             "4",
-            "--random-output-len",
-            "3",
             "--max-concurrency",
             "2",
             "--save-result",
@@ -599,7 +597,7 @@ fn hostile_but_legal_streams_and_an_endless_line() {
         .expect("JSON");
         (out.status.code(), r)
     };
-    let (code, r) = run(&url, &["--num-prompts", "4"]);
+    let (code, r) = run(&url, &["--num-prompts", "4", "--random-output-len", "3"]);
     assert_eq!(code, Some(0), "{r}");
     assert_eq!(
         (r["completed"].as_u64(), r["failed"].as_u64()),
@@ -607,10 +605,49 @@ fn hostile_but_legal_streams_and_an_endless_line() {
         "{r}"
     );
     assert_eq!(r["total_output_tokens"], 12);
+    // A server whose count is far from what it streamed (200 for three
+    // one-token chunks): the tokenizer's count is published, and flagged.
+    let lying: &'static [u8] = b"data: {\"choices\":[{\"text\":\"a\"}]}\n\ndata: {\"choices\":[{\"text\":\"b\"}]}\n\ndata: {\"choices\":[{\"text\":\"c\",\"finish_reason\":\"length\"}],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":200}}\n\ndata: [DONE]\n\n";
+    let tok_dir = tempfile::tempdir().expect("tempdir");
+    let tok = common::tokenizer::write(tok_dir.path());
+    let url = serve("200 OK", lying);
+    let (code, r) = run(
+        &url,
+        &[
+            "--num-prompts",
+            "4",
+            "--random-output-len",
+            "1000",
+            "--tokenizer",
+            tok.to_str().expect("utf8"),
+        ],
+    );
+    assert_eq!(code, Some(0), "{r}");
+    assert_eq!(r["usage_rejected"], 4, "{r}");
+    assert_eq!(
+        r["output_tokens_source"],
+        serde_json::json!({"tokenizer": 4}),
+        "{r}"
+    );
+    assert_eq!(r["total_output_tokens"], r["total_answer_tokens"], "{r}");
+    assert!(
+        r["total_output_tokens"].as_u64().is_some_and(|t| t < 100),
+        "{r}"
+    );
     let endless: &'static [u8] = b"data: x";
     let url = serve("200 OK", endless);
     let started = std::time::Instant::now();
-    let (code, r) = run(&url, &["--num-prompts", "2", "--request-timeout", "2"]);
+    let (code, r) = run(
+        &url,
+        &[
+            "--num-prompts",
+            "2",
+            "--random-output-len",
+            "3",
+            "--request-timeout",
+            "2",
+        ],
+    );
     eprintln!("endless line: {:?}", started.elapsed());
     assert_eq!(code, Some(4), "{r}");
     assert_eq!(r["failed"], 2, "{r}");
@@ -623,7 +660,17 @@ fn hostile_but_legal_streams_and_an_endless_line() {
     // fails at once (not at its deadline, with the body buffered whole).
     let url = serve("500 Internal Server Error", endless);
     let started = std::time::Instant::now();
-    let (code, r) = run(&url, &["--num-prompts", "2", "--request-timeout", "60"]);
+    let (code, r) = run(
+        &url,
+        &[
+            "--num-prompts",
+            "2",
+            "--random-output-len",
+            "3",
+            "--request-timeout",
+            "60",
+        ],
+    );
     eprintln!("endless error page: {:?}", started.elapsed());
     assert_eq!(code, Some(4), "{r}");
     assert_eq!(r["errors"], serde_json::json!({"http_500": 2}), "{r}");

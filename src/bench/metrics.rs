@@ -122,20 +122,32 @@ pub struct RunMetrics {
     pub server_prompt_tokens: Option<(f64, u32, u32)>,
     pub missing_done: usize,
     /// Completed requests whose usage.completion_tokens exceeded max_tokens
-    /// (counted from the tokenizer or chunks instead).
+    /// or was wildly apart from the tokenizer's count (counted from the
+    /// tokenizer or chunks instead).
     pub usage_rejected: usize,
     pub send_retries: u64,
     pub max_in_flight: usize,
 }
 
-/// Per-request output token count and its source.
-fn output_tokens(r: &RequestRecord, tok: Option<&Tokenizer>) -> (u64, TokenSource, Option<u64>) {
+/// Per-request output token count, its source, the tokenizer's count, and
+/// whether the server's count was rejected: above max_tokens, or wildly
+/// apart from the tokenizer's (then the tokenizer's is what is published).
+fn output_tokens(
+    r: &RequestRecord,
+    tok: Option<&Tokenizer>,
+) -> (u64, TokenSource, Option<u64>, bool) {
     let by_tokenizer = tok.and_then(|t| {
         let a = t.count(&r.answer).ok()?;
         let b = t.count(&r.reasoning).ok()?;
         Some((a + b) as u64)
     });
-    match (r.plausible_usage(), by_tokenizer) {
+    // Re-tokenising decoded text differs by a few tokens, not by 2x.
+    let apart = |u: u64, t: u64| u > 2 * t + 16 || t > 2 * u + 16;
+    let usage = r
+        .plausible_usage()
+        .filter(|&u| by_tokenizer.is_none_or(|t| !apart(u64::from(u), t)));
+    let rejected = r.usage_completion.is_some() && usage.is_none();
+    let (out, source, by_tok) = match (usage, by_tokenizer) {
         (Some(u), t) => (u64::from(u), TokenSource::Usage, t),
         (None, Some(t)) => (t, TokenSource::Tokenizer, Some(t)),
         (None, None) => (
@@ -143,7 +155,8 @@ fn output_tokens(r: &RequestRecord, tok: Option<&Tokenizer>) -> (u64, TokenSourc
             TokenSource::Chunks,
             None,
         ),
-    }
+    };
+    (out, source, by_tok, rejected)
 }
 
 pub struct Settings<'a> {
@@ -186,10 +199,9 @@ pub fn compute(
         }
         m.completed += 1;
         m.missing_done += usize::from(r.missing_done);
-        m.usage_rejected +=
-            usize::from(r.usage_completion.is_some() && r.plausible_usage().is_none());
         m.total_input_tokens += u64::from(r.prompt_len);
-        let (out, source, by_tok) = output_tokens(r, tok);
+        let (out, source, by_tok, rejected) = output_tokens(r, tok);
+        m.usage_rejected += usize::from(rejected);
         sources.entry(source.name()).or_insert((source, 0)).1 += 1;
         if let (TokenSource::Usage, Some(t)) = (source, by_tok) {
             recon.0 += out;

@@ -224,6 +224,13 @@ pub fn summary(info: &RunInfo, m: &RunMetrics) -> String {
             );
         }
     }
+    if m.usage_rejected > 0 {
+        line(
+            &mut o,
+            "Server token counts not believed:",
+            format!("{} (see usage_rejected)", m.usage_rejected),
+        );
+    }
     if !m.errors.is_empty() {
         title(&mut o, "Failures", '-');
         for (k, n) in &m.errors {

@@ -157,6 +157,60 @@ mod tests {
         assert_eq!(events(b"event: ping\nid: 3\n\n"), Vec::<String>::new());
     }
 
+    /// Bounded property test: 3,000 seeded streams of SSE-ish bytes (any
+    /// byte value, weighted toward the syntax), each fed whole and in random
+    /// pieces: no panic, and the pieces give the same events as the whole.
+    #[test]
+    fn any_bytes_split_anywhere() {
+        let mut state: u64 = 0x853c_49e6_748f_ea9b;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        const ALPHABET: &[&[u8]] = &[
+            b"data:",
+            b"data: ",
+            b":",
+            b"\n",
+            b"\r",
+            b"\r\n",
+            b"\xEF\xBB\xBF",
+            b"x",
+            b"{}",
+            b"\xff",
+            b"event: e",
+        ];
+        for _ in 0..3000 {
+            let mut stream = Vec::new();
+            for _ in 0..(next() % 40) {
+                if next() % 4 == 0 {
+                    stream.push((next() % 256) as u8);
+                } else {
+                    stream.extend_from_slice(ALPHABET[(next() % ALPHABET.len() as u64) as usize]);
+                }
+            }
+            let whole = {
+                let mut p = Parser::default();
+                let mut out = Vec::new();
+                p.feed(&stream, &mut out).expect("short lines");
+                p.finish(&mut out);
+                out
+            };
+            let mut p = Parser::default();
+            let mut out = Vec::new();
+            let mut rest = &stream[..];
+            while !rest.is_empty() {
+                let cut = 1 + (next() as usize) % rest.len();
+                p.feed(&rest[..cut], &mut out).expect("short lines");
+                rest = &rest[cut..];
+            }
+            p.finish(&mut out);
+            assert_eq!(out, whole, "{stream:?}");
+        }
+    }
+
     #[test]
     fn an_endless_line_is_refused() {
         let mut p = Parser::default();
