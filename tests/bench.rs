@@ -494,6 +494,27 @@ fn server_wait_ready_timeout_and_death() {
         stderr.contains("CUDA out of memory"),
         "the log's last lines: {stderr}"
     );
+    // The tail quoted in the error is fenced too: outside a fence only the
+    // (escaped, one-line) annotation starts with `::`.
+    let mut fence: Option<String> = None;
+    for line in stderr.lines() {
+        match &fence {
+            Some(t) if line == format!("::{t}::") => fence = None,
+            Some(_) => {}
+            None => {
+                if let Some(t) = line.strip_prefix("::stop-commands::") {
+                    fence = Some(t.to_string());
+                } else {
+                    assert!(
+                        !line.trim_start().starts_with("::")
+                            || line.starts_with("::error title=infmax::"),
+                        "unfenced: {line}\n{stderr}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(stderr.contains("::error::fake"), "{stderr}");
 }
 
 /// A result folder that cannot be written is found before the first request,
