@@ -464,3 +464,22 @@ fn a_closed_stdout_is_a_normal_end() {
     assert!(s.read("agg_bmk.md").contains("### Single-node results"));
     assert!(s.read("summary.md").contains("### Single-node results"));
 }
+
+/// A truncated processed result is bad input (exit 1) naming the file, and
+/// no aggregate is written without it.
+#[test]
+fn a_truncated_result_is_named_and_nothing_is_aggregated() {
+    let s = Scratch::new();
+    fixture(&s);
+    s.write("art/job5/agg_cut.json", "{\"hw\": \"b200\", \"conc\": ");
+    s.infmax(&["collect", "results", "art", "--name", "bmk"])
+        .assert()
+        .code(1)
+        .stdout_eq("")
+        .stderr_eq(str![[r#"
+error: art/job5/agg_cut.json: not a readable result file: EOF while parsing a value at line 1 column 23
+1 problem found
+
+"#]]);
+    assert!(!s.path().join("agg_bmk.json").exists());
+}

@@ -56,15 +56,17 @@ pub fn gather(dir: &Path) -> Result<Vec<Value>> {
         match parsed {
             Ok(v @ Value::Object(_)) if v.get("hw").is_some() => out.push(v),
             Ok(_) => {}
-            Err(e) => problems.push(format!("{}: {e}", f.display())),
+            Err(e) => problems.push(crate::diag::Diagnostic::new(
+                &f.display().to_string(),
+                None,
+                "",
+                format!("not a readable result file: {e}"),
+            )),
         }
     }
-    if !problems.is_empty() {
-        return Err(Error::usage(format!(
-            "unreadable result files:\n{}",
-            problems.join("\n")
-        )));
-    }
+    // Bad input (exit 1), every file named: a result must not go missing
+    // from the aggregate unnoticed.
+    crate::error::check(problems)?;
     Ok(out)
 }
 

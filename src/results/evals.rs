@@ -128,7 +128,14 @@ pub fn gather(dir: &Path) -> Result<Gathered> {
         let meta: Value = std::fs::read_to_string(&meta_path)
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok())
-            .ok_or_else(|| Error::usage(format!("{}: not a JSON object", meta_path.display())))?;
+            .ok_or_else(|| {
+                Error::invalid(crate::diag::Diagnostic::new(
+                    &meta_path.display().to_string(),
+                    None,
+                    "",
+                    "not a JSON object (an eval job's meta_env.json)",
+                ))
+            })?;
         let candidates = find_files(folder, &|n| {
             n.starts_with("results") && n.ends_with(".json")
         })?;
