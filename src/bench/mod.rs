@@ -139,6 +139,18 @@ impl Outcome {
     }
 }
 
+/// Whether a process is still alive after looking every 10 ms for up to
+/// `ms` milliseconds (once when 0).
+async fn alive_after(pid: u32, ms: u64) -> bool {
+    for _ in 0..ms / 10 {
+        if !process_alive(pid) {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    process_alive(pid)
+}
+
 /// Whether a process is alive (a zombie counts as dead).
 pub fn process_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -374,12 +386,23 @@ async fn drive(
     prog.finish();
     // The watcher looks every 200 ms; requests failing on a dead server can
     // end the run first. One last look, so such a run is never taken as
-    // measured.
-    let aborted = abort_rx.borrow().clone().or_else(|| {
-        opts.server_pid
-            .filter(|&pid| !process_alive(pid))
-            .map(|pid| format!("server process {pid} exited during the run"))
+    // measured. A dying process closes its sockets a moment before it shows
+    // as dead: when connections were refused or cut, that look waits up to
+    // a second for the process to settle.
+    let broken = records.iter().any(|r| {
+        r.error
+            .as_ref()
+            .is_some_and(|f| matches!(f.kind, ErrorKind::Connect | ErrorKind::Disconnected))
     });
+    let aborted = match abort_rx.borrow().clone() {
+        Some(why) => Some(why),
+        None => match opts.server_pid {
+            Some(pid) if !alive_after(pid, if broken { 1000 } else { 0 }).await => {
+                Some(format!("server process {pid} exited during the run"))
+            }
+            _ => None,
+        },
+    };
     Ok((records, duration, max_in_flight, aborted))
 }
 
