@@ -835,7 +835,20 @@ fn parse_seq_len(s: &str) -> std::result::Result<SeqLen, String> {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // clap quotes the rejected value (an environment variable, perhaps):
+        // through the sanitiser like every other message.
+        Err(e) => {
+            let text = e.render().to_string();
+            if e.use_stderr() {
+                eprint!("{}", diag::for_people(text));
+            } else if stdout(&text).is_err() {
+                return ExitCode::from(crate::error::EXIT_ENV);
+            }
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -845,32 +858,17 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn in_github_actions() -> bool {
-    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
-}
-
 /// Prints warnings for people (and, inside GitHub Actions, as annotations);
 /// the command goes on.
 fn warn(diags: &[diag::Diagnostic]) {
     if diags.is_empty() {
         return;
     }
-    let mut t = for_people(diag::render_human(diags, diag::Level::Warning));
-    if in_github_actions() {
+    let mut t = diag::for_people(diag::render_human(diags, diag::Level::Warning));
+    if diag::in_github_actions() {
         t.push_str(&diag::render_github(diags, diag::Level::Warning));
     }
     let _ = std::io::stderr().lock().write_all(t.as_bytes());
-}
-
-/// Text for people that may quote untrusted input (config values, server
-/// logs, model names): inside GitHub Actions it is fenced, so no line of it
-/// is taken as a workflow command. The annotations go outside the fence.
-fn for_people(text: String) -> String {
-    if in_github_actions() && text.contains("::") {
-        diag::fenced(&text)
-    } else {
-        text
-    }
 }
 
 /// Prints an error for people (and, inside GitHub Actions, as annotations).
@@ -878,8 +876,8 @@ fn report(e: &Error) {
     let mut err = std::io::stderr().lock();
     let text = match e {
         Error::Invalid(diags) => {
-            let mut t = for_people(diag::render_human(diags, diag::Level::Error));
-            if in_github_actions() {
+            let mut t = diag::for_people(diag::render_human(diags, diag::Level::Error));
+            if diag::in_github_actions() {
                 t.push_str(&diag::render_github(diags, diag::Level::Error));
             }
             let n = diags.len();
@@ -890,8 +888,8 @@ fn report(e: &Error) {
             t
         }
         Error::Usage(m) | Error::Env(m) | Error::Failed(m) => {
-            let mut t = for_people(format!("error: {m}\n"));
-            if in_github_actions() {
+            let mut t = diag::for_people(format!("error: {m}\n"));
+            if diag::in_github_actions() {
                 t.push_str(&format!("::error title=infmax::{}\n", diag::escape_data(m)));
             }
             t
@@ -978,7 +976,9 @@ fn dispatch(command: Command) -> Result<Written> {
         },
         Command::Fetch(a) => none(fetch(&a)),
         Command::Report(a) => {
-            let results = crate::results::collect::gather(&a.dir)?;
+            let crate::results::collect::Collected { results, skipped } =
+                crate::results::collect::gather(&a.dir)?;
+            warn(&skipped);
             let written = crate::results::report::write(&results, &a.out, None)?;
             for p in &written {
                 stdout(&format!("{}\n", p.display()))?;
@@ -1392,6 +1392,16 @@ fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
         });
         a.result_dir.join(name)
     });
+    // The path is printed on stdout for the next step to read: one line.
+    if let Some(p) = result_path
+        .as_ref()
+        .filter(|p| p.to_string_lossy().chars().any(char::is_control))
+    {
+        return Err(Error::usage(format!(
+            "result file {}: no control characters (from --result-filename, or --model's last part)",
+            p.display().to_string().escape_debug()
+        )));
+    }
     if !(0.0..=1.0).contains(&a.max_failure_rate) {
         return Err(Error::usage(format!(
             "--max-failure-rate {}: expected 0 to 1",
@@ -1464,7 +1474,7 @@ fn server_wait(a: &ServerWaitArgs) -> Result<()> {
         log: a.log.clone(),
         timeout: positive_secs("--timeout", a.timeout)?,
         interval: positive_secs("--interval", a.interval)?,
-        annotate: in_github_actions(),
+        annotate: diag::in_github_actions(),
         echo: true,
     })
 }
@@ -1515,7 +1525,9 @@ fn print_and_summarise(
 
 fn collect_results(a: &CollectArgs) -> Result<Written> {
     check_name(&a.name)?;
-    let results = crate::results::collect::gather(&a.dir)?;
+    let crate::results::collect::Collected { results, skipped } =
+        crate::results::collect::gather(&a.dir)?;
+    warn(&skipped);
     let file = format!("agg_{}.json", a.name);
     write_json(&a.out_dir.join(&file), &results)?;
     eprintln!(
@@ -1536,8 +1548,12 @@ fn collect_results(a: &CollectArgs) -> Result<Written> {
 fn collect_evals(a: &CollectEvalsArgs) -> Result<Written> {
     let c = &a.common;
     check_name(&c.name)?;
-    let crate::results::evals::Gathered { rows, incomplete } =
-        crate::results::evals::gather(&c.dir)?;
+    let crate::results::evals::Gathered {
+        rows,
+        incomplete,
+        skipped,
+    } = crate::results::evals::gather(&c.dir)?;
+    warn(&skipped);
     warn(
         &incomplete
             .iter()
@@ -1654,7 +1670,9 @@ fn fetch(a: &FetchArgs) -> Result<()> {
             a.out.join(&safe).display()
         );
     }
-    let results = crate::results::collect::gather(&a.out)?;
+    let crate::results::collect::Collected { results, skipped } =
+        crate::results::collect::gather(&a.out)?;
+    warn(&skipped);
     stdout(&crate::results::collect::tables(&results))?;
     Ok(())
 }
@@ -1687,7 +1705,7 @@ fn eval_run(a: &EvalRunArgs) -> Result<Written> {
         out: a.out.clone(),
         python: a.python.clone(),
         install: a.install,
-        annotate: in_github_actions(),
+        annotate: diag::in_github_actions(),
         meta,
     })?;
     stdout(&format!("{}\n", out.display()))?;
@@ -1730,7 +1748,8 @@ fn run_cmd(a: &RunArgs) -> Result<Written> {
     };
     let start = std::time::Instant::now();
     let (ok, failed) = crate::run::run(&o, entries)?;
-    let tables = crate::run::finish(&o)?;
+    let (tables, skipped) = crate::run::finish(&o)?;
+    warn(&skipped);
     stdout(&tables)?;
     eprintln!(
         "infmax run: {ok} benchmarks succeeded, {failed} failed in {:.0} s; results, tables and charts in {} (report: {})",

@@ -128,6 +128,29 @@ pub fn fenced(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Whether this process runs in a GitHub Actions step, whose runner reads
+/// workflow commands from every line of stdout and stderr.
+pub fn in_github_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+}
+
+/// The one sanitiser for text for people that may quote untrusted input
+/// (config keys and values, server logs, model and file names): inside
+/// GitHub Actions, text that could hold a workflow command (`::name::` at a
+/// line start, or the runner's older `##[name]` form anywhere in a line) is
+/// fenced, so none of it is obeyed. Unchanged elsewhere.
+pub fn for_people(text: String) -> String {
+    sanitised(text, in_github_actions())
+}
+
+fn sanitised(text: String, in_actions: bool) -> String {
+    if in_actions && (text.contains("::") || text.contains("##[")) {
+        fenced(&text)
+    } else {
+        text
+    }
+}
+
 /// Escaping for the message part of a workflow command (the runner's rules).
 pub fn escape_data(s: &str) -> String {
     s.replace('%', "%25")
@@ -143,6 +166,17 @@ pub fn escape_property(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn either_command_form_is_fenced_in_actions_only() {
+        for text in ["a\n::error::x\n", "a ##[add-mask]x\n"] {
+            let got = sanitised(text.to_string(), true);
+            assert!(got.starts_with("::stop-commands::"), "{got}");
+            assert!(got.contains(text), "{got}");
+            assert_eq!(sanitised(text.to_string(), false), text);
+        }
+        assert_eq!(sanitised("plain: text\n".into(), true), "plain: text\n");
+    }
 
     fn sample() -> Diagnostic {
         Diagnostic::new(

@@ -189,11 +189,18 @@ pub fn run(o: &EvalOptions) -> Result<PathBuf> {
             )));
         }
         eprintln!("infmax: installing {LM_EVAL_SPEC}");
+        // pip relays package build logs: fenced like lm-eval's output.
+        let fence = o
+            .annotate
+            .then(|| crate::diag::CommandFence::open(&mut std::io::stderr()));
         let ok = Command::new(&o.python)
             .args(["-m", "pip", "install", "--quiet", LM_EVAL_SPEC])
             .stdout(to_stderr())
             .status()
             .is_ok_and(|s| s.success());
+        if let Some(f) = fence {
+            f.close(&mut std::io::stderr());
+        }
         if !ok || !has_lm_eval(&o.python) {
             return Err(Error::env(format!(
                 "installing {LM_EVAL_SPEC} with {} -m pip failed",
@@ -239,10 +246,13 @@ pub fn run(o: &EvalOptions) -> Result<PathBuf> {
     if let Some(l) = o.limit {
         cmd.args(["--limit", &l.to_string()]);
     }
-    eprintln!(
-        "infmax: running lm-eval on {} via {proxy} -> {}",
-        o.tasks.join(","),
-        o.out.display()
+    eprint!(
+        "{}",
+        crate::diag::for_people(format!(
+            "infmax: running lm-eval on {} via {proxy} -> {}\n",
+            o.tasks.join(","),
+            o.out.display()
+        ))
     );
     // lm-eval's output can carry what the server answered: fenced so none
     // of it is taken as a workflow command.

@@ -363,7 +363,14 @@ pub fn run(o: &RunOptions, entries: Vec<MatrixEntry>) -> Result<(usize, usize)> 
                         if !ok {
                             failed.fetch_add(1, Ordering::SeqCst);
                         }
-                        eprintln!("[{n}/{total}] {} {msg}", if ok { "ok  " } else { "FAIL" });
+                        // A failure quotes the server's log: sanitised.
+                        eprint!(
+                            "{}",
+                            crate::diag::for_people(format!(
+                                "[{n}/{total}] {} {msg}\n",
+                                if ok { "ok  " } else { "FAIL" }
+                            ))
+                        );
                     };
                     let server = start_server(o, first, &gname).and_then(|s| {
                         crate::server::wait(&crate::server::WaitOptions {
@@ -417,9 +424,10 @@ pub fn run(o: &RunOptions, entries: Vec<MatrixEntry>) -> Result<(usize, usize)> 
     Ok((total - failed, failed))
 }
 
-/// Collects, charts and summarises a finished run's folder.
-pub fn finish(o: &RunOptions) -> Result<String> {
-    let results = collect::gather(&o.out.join("processed"))?;
+/// Collects, charts and summarises a finished run's folder: the tables,
+/// and what the collection passed over (for warnings).
+pub fn finish(o: &RunOptions) -> Result<(String, Vec<crate::diag::Diagnostic>)> {
+    let collect::Collected { results, skipped } = collect::gather(&o.out.join("processed"))?;
     let text = serde_json::to_string_pretty(&results).map_err(|e| Error::env(e.to_string()))?;
     crate::fsutil::atomic_write(&o.out.join("agg_bmk.json"), text.as_bytes())
         .map_err(|e| Error::env(e.to_string()))?;
@@ -438,5 +446,5 @@ pub fn finish(o: &RunOptions) -> Result<String> {
         .map_err(|e| Error::env(e.to_string()))?;
     let notice = o.scaled_down().then_some("Scaled-down local run (shorter prompts, fewer requests): these numbers are not measurements.");
     report::write(&results, &o.out.join("report"), notice)?;
-    Ok(tables)
+    Ok((tables, skipped))
 }

@@ -494,26 +494,8 @@ fn server_wait_ready_timeout_and_death() {
         stderr.contains("CUDA out of memory"),
         "the log's last lines: {stderr}"
     );
-    // The tail quoted in the error is fenced too: outside a fence only the
-    // (escaped, one-line) annotation starts with `::`.
-    let mut fence: Option<String> = None;
-    for line in stderr.lines() {
-        match &fence {
-            Some(t) if line == format!("::{t}::") => fence = None,
-            Some(_) => {}
-            None => {
-                if let Some(t) = line.strip_prefix("::stop-commands::") {
-                    fence = Some(t.to_string());
-                } else {
-                    assert!(
-                        !line.trim_start().starts_with("::")
-                            || line.starts_with("::error title=infmax::"),
-                        "unfenced: {line}\n{stderr}"
-                    );
-                }
-            }
-        }
-    }
+    // The tail quoted in the error is fenced too.
+    common::assert_inert(&stderr);
     assert!(stderr.contains("::error::fake"), "{stderr}");
 }
 
@@ -795,5 +777,33 @@ fn a_server_death_is_flagged_however_fast_the_run_ends() {
             .as_u64()
             .is_some_and(|c| (2..=12).contains(&c)),
         "{r}"
+    );
+}
+
+/// The result's path is printed on stdout for the next step: a name with a
+/// line break in it is refused before any request (exit 2), not printed.
+#[test]
+fn a_result_name_with_a_line_break_is_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = infmax(&[
+        "bench",
+        "serve",
+        "--model",
+        "m",
+        "--port",
+        "9",
+        "--save-result",
+        "--result-dir",
+        dir.path().to_str().expect("utf8"),
+        "--result-filename",
+        "r.json\n::error::pwned",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no control characters"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).map(|d| d.count()).ok(),
+        Some(0)
     );
 }

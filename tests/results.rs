@@ -419,18 +419,35 @@ fn collect_survives_symlink_loops_and_fifos() {
     );
     std::os::unix::fs::symlink(s.path().join("art"), s.path().join("art/job1/loop"))
         .expect("symlink");
-    let fifo = s.path().join("art/agg_fifo.json");
+    // Its name is hostile too: it reaches the log in the warning.
+    let fifo = s.path().join("art/agg_::add-mask::x ##[error]y.json");
     let made = std::process::Command::new("mkfifo")
         .arg(&fifo)
         .status()
         .expect("mkfifo");
     assert!(made.success());
-    s.infmax(&["collect", "results", "art", "--name", "bmk"])
+    let out = s
+        .infmax(&["collect", "results", "art", "--name", "bmk"])
+        .env("GITHUB_ACTIONS", "true")
         .timeout(std::time::Duration::from_secs(20))
         .assert()
-        .success();
+        .success()
+        .get_output()
+        .stderr
+        .clone();
     let agg: Value = serde_json::from_str(&s.read("agg_bmk.json")).expect("aggregate");
     assert_eq!(agg.as_array().map(Vec::len), Some(1), "{agg}");
+    // It says what it passed over, and why.
+    let text = String::from_utf8_lossy(&out).to_string();
+    assert!(
+        text.contains("art/job1/loop: skipped: a folder already read"),
+        "{text}"
+    );
+    assert!(
+        text.contains("##[error]y.json: skipped: not a regular file"),
+        "{text}"
+    );
+    common::assert_inert(&text);
 }
 
 /// `infmax collect results ... | head -1`: a reader that closed the pipe is a

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::Scratch;
+use common::{HOSTILE, Scratch};
 use serde_json::Value;
 
 const RUN_FILTER: [&str; 4] = ["--seq-lens", "1k1k", "--runner-type", "h100"];
@@ -108,7 +108,9 @@ fn failed_entries_are_reported_and_the_run_goes_on() {
                     "--engine",
                     "cmd",
                     "--server-cmd",
-                    "echo cannot start {model} >&2; exit 3",
+                    &format!(
+                        "echo cannot start {{model}} >&2; printf '%b\\n' {HOSTILE:?} >&2; exit 3"
+                    ),
                     "--server-timeout",
                     "5",
                     "--max-conc",
@@ -118,6 +120,7 @@ fn failed_entries_are_reported_and_the_run_goes_on() {
             ]
             .concat(),
         )
+        .env("GITHUB_ACTIONS", "true")
         .assert()
         .code(4);
     let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
@@ -127,6 +130,9 @@ fn failed_entries_are_reported_and_the_run_goes_on() {
         "the server's last log lines are shown: {stderr}"
     );
     assert!(stderr.contains("2 benchmark(s) failed"), "{stderr}");
+    // The log lines quoted in each FAIL line cannot act on the runner.
+    assert!(stderr.contains("::add-mask::secret"), "{stderr}");
+    common::assert_inert(&stderr);
 }
 
 #[test]

@@ -16,9 +16,7 @@ impl Mode {
     /// Bar on an interactive terminal, lines in CI (`GITHUB_ACTIONS=true`,
     /// `CI=true`) or when stderr is redirected; off with `--disable-tqdm`.
     pub fn detect(disabled: bool) -> Mode {
-        let ci = ["GITHUB_ACTIONS", "CI"]
-            .iter()
-            .any(|v| std::env::var(v).is_ok_and(|x| x == "true"));
+        let ci = crate::diag::in_github_actions() || std::env::var("CI").is_ok_and(|x| x == "true");
         if disabled {
             Mode::Off
         } else if ci || !std::io::stderr().is_terminal() {

@@ -3,50 +3,88 @@
 //! (results.md §3).
 
 use super::markdown;
+use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
 use serde_json::Value;
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
-/// Files under `dir` (recursive, sorted) whose name matches `pred`.
-pub fn find_files(dir: &Path, pred: &dyn Fn(&str) -> bool) -> Result<Vec<PathBuf>> {
+/// What [`find_files`] found: the matching regular files (sorted), and what
+/// it passed over, each named with the reason (for a warning).
+pub struct Found {
+    pub files: Vec<PathBuf>,
+    pub skipped: Vec<Diagnostic>,
+}
+
+fn skipped(p: &Path, why: &str) -> Diagnostic {
+    Diagnostic::new(
+        &p.display().to_string(),
+        None,
+        "",
+        format!("skipped: {why}"),
+    )
+}
+
+/// Files under `dir` (recursive) whose name matches `pred`.
+pub fn find_files(dir: &Path, pred: &dyn Fn(&str) -> bool) -> Result<Found> {
     if !dir.is_dir() {
         return Err(Error::usage(format!(
             "{} is not a directory",
             dir.display()
         )));
     }
-    let mut out = Vec::new();
+    let mut found = Found {
+        files: Vec::new(),
+        skipped: Vec::new(),
+    };
     let mut stack = vec![dir.to_path_buf()];
     // Each real folder once (a symlink loop ends), regular files only (a
     // FIFO or device named like a result would block or never end).
     let mut seen = std::collections::HashSet::new();
     while let Some(d) = stack.pop() {
         if !seen.insert(std::fs::canonicalize(&d).unwrap_or_else(|_| d.clone())) {
+            found.skipped.push(skipped(
+                &d,
+                "a folder already read (a symbolic link loop or a second link to it)",
+            ));
             continue;
         }
         let entries = std::fs::read_dir(&d)
             .map_err(|e| Error::env(format!("cannot read {}: {e}", d.display())))?;
         for e in entries.flatten() {
             let p = e.path();
-            let Ok(meta) = std::fs::metadata(&p) else {
-                continue; // a dangling link
-            };
-            if meta.is_dir() {
-                stack.push(p);
-            } else if meta.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(pred) {
-                out.push(p);
+            let matches = p.file_name().and_then(|n| n.to_str()).is_some_and(pred);
+            match std::fs::metadata(&p) {
+                Ok(meta) if meta.is_dir() => stack.push(p),
+                Ok(meta) if meta.is_file() && matches => found.files.push(p),
+                Ok(meta) if meta.is_file() => {}
+                Ok(_) if matches => found
+                    .skipped
+                    .push(skipped(&p, "not a regular file (a FIFO, socket or device)")),
+                Err(e) if matches => found.skipped.push(skipped(
+                    &p,
+                    &format!("cannot be read ({e}; a broken link?)"),
+                )),
+                _ => {}
             }
         }
     }
-    out.sort();
-    Ok(out)
+    found.files.sort();
+    found.skipped.sort_by(|a, b| a.file.cmp(&b.file));
+    Ok(found)
+}
+
+/// Every processed result under a directory, and what was passed over.
+pub struct Collected {
+    pub results: Vec<Value>,
+    pub skipped: Vec<Diagnostic>,
 }
 
 /// Every processed result (a JSON object from an `agg_*.json` file) under `dir`.
 /// Aggregates (JSON arrays) are skipped; unreadable files are errors.
-pub fn gather(dir: &Path) -> Result<Vec<Value>> {
-    let files = find_files(dir, &|n| n.starts_with("agg_") && n.ends_with(".json"))?;
+pub fn gather(dir: &Path) -> Result<Collected> {
+    let Found { files, skipped } =
+        find_files(dir, &|n| n.starts_with("agg_") && n.ends_with(".json"))?;
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for f in files {
@@ -56,7 +94,7 @@ pub fn gather(dir: &Path) -> Result<Vec<Value>> {
         match parsed {
             Ok(v @ Value::Object(_)) if v.get("hw").is_some() => out.push(v),
             Ok(_) => {}
-            Err(e) => problems.push(crate::diag::Diagnostic::new(
+            Err(e) => problems.push(Diagnostic::new(
                 &f.display().to_string(),
                 None,
                 "",
@@ -67,7 +105,10 @@ pub fn gather(dir: &Path) -> Result<Vec<Value>> {
     // Bad input (exit 1), every file named: a result must not go missing
     // from the aggregate unnoticed.
     crate::error::check(problems)?;
-    Ok(out)
+    Ok(Collected {
+        results: out,
+        skipped,
+    })
 }
 
 /// A result field as table text (empty for a missing or null field).

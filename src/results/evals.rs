@@ -2,7 +2,7 @@
 //! `meta_env.json` -> `agg_eval_{name}.json` rows and the eval table
 //! (results.md §4), with optional per-task minimum scores.
 
-use super::collect::find_files;
+use super::collect::{Found, find_files};
 use super::markdown;
 use crate::error::{Error, Result};
 use serde_json::{Map, Value, json};
@@ -115,12 +115,17 @@ pub fn rows_from(meta: &Value, harness: &Value, source: &str) -> Vec<Value> {
 pub struct Gathered {
     pub rows: Vec<Value>,
     pub incomplete: Vec<String>,
+    /// What the search passed over (see [`find_files`]).
+    pub skipped: Vec<crate::diag::Diagnostic>,
 }
 
 /// Every eval under `dir`: a folder with `meta_env.json` and harness
 /// results (`results*.json` with `lm_eval_version`; the newest if several).
 pub fn gather(dir: &Path) -> Result<Gathered> {
-    let metas = find_files(dir, &|n| n == "meta_env.json")?;
+    let Found {
+        files: metas,
+        mut skipped,
+    } = find_files(dir, &|n| n == "meta_env.json")?;
     let mut rows = Vec::new();
     let mut incomplete = Vec::new();
     for meta_path in metas {
@@ -136,9 +141,13 @@ pub fn gather(dir: &Path) -> Result<Gathered> {
                     "not a JSON object (an eval job's meta_env.json)",
                 ))
             })?;
-        let candidates = find_files(folder, &|n| {
+        let Found {
+            files: candidates,
+            skipped: also,
+        } = find_files(folder, &|n| {
             n.starts_with("results") && n.ends_with(".json")
         })?;
+        skipped.extend(also);
         let mut newest: Option<(std::time::SystemTime, std::path::PathBuf, Value)> = None;
         for c in candidates {
             let Some(v) = std::fs::read_to_string(&c)
@@ -206,7 +215,13 @@ pub fn gather(dir: &Path) -> Result<Gathered> {
             .then(ka.6.total_cmp(&kb.6))
             .then(ka.7.cmp(&kb.7))
     });
-    Ok(Gathered { rows, incomplete })
+    skipped.sort_by(|a, b| a.file.cmp(&b.file));
+    skipped.dedup_by(|a, b| a.file == b.file);
+    Ok(Gathered {
+        rows,
+        incomplete,
+        skipped,
+    })
 }
 
 fn pct(v: &Value, se: &Value) -> String {

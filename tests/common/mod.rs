@@ -148,3 +148,41 @@ impl Scratch {
         self.git(&["rev-parse", "HEAD"])
     }
 }
+
+/// The hostile lines tests feed to each print path: a workflow command in
+/// both of the runner's forms, the fence's own command, and a line break.
+pub const HOSTILE: &str =
+    "x\n::error::pwned\n::add-mask::secret\n::stop-commands::t\n##[add-mask]y";
+
+/// Asserts that, read by the Actions runner, `text` (a step's stdout or
+/// stderr) carries no workflow command but infmax's own annotations
+/// (`::error `/`::warning ` with escaped properties): every other line that
+/// starts with `::` or holds `##[` sits between `::stop-commands::T` and `::T::`.
+pub fn assert_inert(text: &str) {
+    let mut fence: Option<String> = None;
+    for line in text.lines() {
+        match &fence {
+            Some(t) if line == format!("::{t}::") => fence = None,
+            Some(_) => {}
+            None => {
+                if let Some(t) = line.strip_prefix("::stop-commands::") {
+                    assert!(t.len() >= 32, "a guessable fence token: {line}\n{text}");
+                    fence = Some(t.to_string());
+                } else {
+                    let annotation = line.starts_with("::error ") || line.starts_with("::warning ");
+                    assert!(
+                        annotation || !line.trim_start().starts_with("::"),
+                        "a workflow command outside a fence: {line}\n{text}"
+                    );
+                    // (An annotation is parsed as `::`, so its message is
+                    // never read for the older `##[` form.)
+                    assert!(
+                        annotation || !line.contains("##["),
+                        "a `##[` command outside a fence: {line}\n{text}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(fence.is_none(), "the fence is never closed: {text}");
+}
