@@ -1,0 +1,59 @@
+//! `infmax server wait`: until the inference server answers, streaming its
+//! log meanwhile.
+
+use super::Written;
+use super::values::positive_secs;
+use crate::diag;
+use crate::error::Result;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Subcommand, Debug)]
+pub(super) enum ServerCommand {
+    /// Wait until a server answers /health (or /v1/models), streaming its log meanwhile.
+    Wait(ServerWaitArgs),
+}
+
+#[derive(Args, Debug)]
+pub(super) struct ServerWaitArgs {
+    /// Base URL of the server [default: http://127.0.0.1:PORT].
+    #[arg(long, env = "INFMAX_SERVER_URL")]
+    url: Option<String>,
+    /// Port on 127.0.0.1 (when --url is not given).
+    #[arg(long, default_value_t = 8000, env = "INFMAX_SERVER_PORT")]
+    port: u16,
+    /// The server's process: fail as soon as it exits.
+    #[arg(long, env = "INFMAX_SERVER_PID")]
+    pid: Option<u32>,
+    /// The server's log file: streamed to stdout while waiting, last lines shown on failure.
+    #[arg(long, env = "INFMAX_SERVER_LOG")]
+    log: Option<PathBuf>,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 1800.0, env = "INFMAX_SERVER_TIMEOUT")]
+    timeout: f64,
+    /// Seconds between health checks.
+    #[arg(long, default_value_t = 1.0)]
+    interval: f64,
+}
+
+fn server_wait(a: &ServerWaitArgs) -> Result<()> {
+    let url = a
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("http://127.0.0.1:{}", a.port));
+    crate::server::wait(&crate::server::WaitOptions {
+        url: url.trim_end_matches('/').to_string(),
+        pid: a.pid,
+        log: a.log.clone(),
+        timeout: positive_secs("--timeout", a.timeout)?,
+        interval: positive_secs("--interval", a.interval)?,
+        annotate: diag::in_github_actions(),
+        echo: true,
+    })
+}
+
+pub(super) fn exec(c: ServerCommand) -> Result<Written> {
+    match c {
+        ServerCommand::Wait(a) => server_wait(&a).map(|()| Written::default()),
+    }
+}
