@@ -19,10 +19,10 @@ use std::path::{Path, PathBuf};
 
 /// A key of a master config (`dsr1-fp8-b200-sglang`): non-empty, no `*`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConfigKey(String);
+pub(crate) struct ConfigKey(String);
 
 impl ConfigKey {
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -36,7 +36,7 @@ impl fmt::Display for ConfigKey {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
 )]
-pub enum SpecDecoding {
+pub(crate) enum SpecDecoding {
     #[serde(rename = "mtp")]
     Mtp,
     #[serde(rename = "draft_model")]
@@ -49,7 +49,7 @@ pub enum SpecDecoding {
 impl SpecDecoding {
     const NAMES: [&'static str; 3] = ["mtp", "draft_model", "none"];
 
-    pub fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(&self) -> &'static str {
         match self {
             SpecDecoding::Mtp => "mtp",
             SpecDecoding::DraftModel => "draft_model",
@@ -69,7 +69,7 @@ impl SpecDecoding {
 
 /// The concurrencies a search item covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Concurrency {
+pub(crate) enum Concurrency {
     /// `conc-start`..=`conc-end`, expanded geometrically (see [`expand_range`]).
     Range { start: u32, end: u32 },
     /// `conc-list`, as written (non-empty, every value >= 1).
@@ -78,7 +78,7 @@ pub enum Concurrency {
 
 impl Concurrency {
     /// Every value, with a range expanded by `step`.
-    pub fn values(&self, step: u32) -> Vec<u32> {
+    pub(crate) fn values(&self, step: u32) -> Vec<u32> {
         match self {
             Concurrency::Range { start, end } => expand_range(*start, *end, step),
             Concurrency::List(list) => list.clone(),
@@ -88,7 +88,7 @@ impl Concurrency {
 
 /// start, start·s, start·s², ... clamped to `end`, stopping after `end`
 /// (4..100, s=2 → 4 8 16 32 64 100). Requires 1 <= start <= end and s >= 2.
-pub fn expand_range(start: u32, end: u32, step: u32) -> Vec<u32> {
+pub(crate) fn expand_range(start: u32, end: u32, step: u32) -> Vec<u32> {
     debug_assert!(
         start >= 1 && start <= end && step >= 2,
         "validated range and step"
@@ -106,81 +106,81 @@ pub fn expand_range(start: u32, end: u32, step: u32) -> Vec<u32> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SingleNodeItem {
-    pub tp: u32,
-    pub ep: Option<u32>,
-    pub dp_attn: Option<bool>,
-    pub spec_decoding: SpecDecoding,
-    pub conc: Concurrency,
+pub(crate) struct SingleNodeItem {
+    pub(crate) tp: u32,
+    pub(crate) ep: Option<u32>,
+    pub(crate) dp_attn: Option<bool>,
+    pub(crate) spec_decoding: SpecDecoding,
+    pub(crate) conc: Concurrency,
 }
 
 /// A prefill or decode worker group of a multi-node item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct Worker {
-    pub num_worker: u32,
-    pub tp: u32,
-    pub ep: u32,
-    pub dp_attn: bool,
+pub(crate) struct Worker {
+    pub(crate) num_worker: u32,
+    pub(crate) tp: u32,
+    pub(crate) ep: u32,
+    pub(crate) dp_attn: bool,
     #[serde(default)]
-    pub additional_settings: Vec<String>,
+    pub(crate) additional_settings: Vec<String>,
 }
 
 impl Worker {
     /// GPUs of the pool: `num-worker x max(tp, ep)`; with data-parallel
     /// attention an engine spreads `ep` ranks over `ep` GPUs even at tp 1
     /// (compat.md §2).
-    pub fn gpus(&self) -> u64 {
+    pub(crate) fn gpus(&self) -> u64 {
         u64::from(self.num_worker) * u64::from(self.tp.max(self.ep))
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MultiNodeItem {
-    pub spec_decoding: SpecDecoding,
-    pub prefill: Worker,
-    pub decode: Worker,
-    pub conc: Concurrency,
+pub(crate) struct MultiNodeItem {
+    pub(crate) spec_decoding: SpecDecoding,
+    pub(crate) prefill: Worker,
+    pub(crate) decode: Worker,
+    pub(crate) conc: Concurrency,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeqLenConfig<T> {
-    pub seq: SeqLen,
-    pub search_space: Vec<T>,
+pub(crate) struct SeqLenConfig<T> {
+    pub(crate) seq: SeqLen,
+    pub(crate) search_space: Vec<T>,
 }
 
 /// The search space of an entry, in the form its `multinode` flag selects.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Topology {
+pub(crate) enum Topology {
     Single(Vec<SeqLenConfig<SingleNodeItem>>),
     Multi(Vec<SeqLenConfig<MultiNodeItem>>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigEntry {
-    pub key: ConfigKey,
+pub(crate) struct ConfigEntry {
+    pub(crate) key: ConfigKey,
     /// The file it came from and where its key is, for cross-file messages.
-    pub file: String,
-    pub pos: Pos,
-    pub image: String,
-    pub model: String,
-    pub model_prefix: String,
-    pub precision: String,
-    pub framework: String,
-    pub runner: String,
+    pub(crate) file: String,
+    pub(crate) pos: Pos,
+    pub(crate) image: String,
+    pub(crate) model: String,
+    pub(crate) model_prefix: String,
+    pub(crate) precision: String,
+    pub(crate) framework: String,
+    pub(crate) runner: String,
     /// Where `runner` is written, for runner-config cross-checks.
-    pub runner_pos: Pos,
-    pub disagg: bool,
-    pub topology: Topology,
+    pub(crate) runner_pos: Pos,
+    pub(crate) disagg: bool,
+    pub(crate) topology: Topology,
 }
 
 impl ConfigEntry {
-    pub fn is_multinode(&self) -> bool {
+    pub(crate) fn is_multinode(&self) -> bool {
         matches!(self.topology, Topology::Multi(_))
     }
 
     /// Number of search items over all seq-len configs.
-    pub fn item_count(&self) -> usize {
+    pub(crate) fn item_count(&self) -> usize {
         match &self.topology {
             Topology::Single(s) => s.iter().map(|c| c.search_space.len()).sum(),
             Topology::Multi(m) => m.iter().map(|c| c.search_space.len()).sum(),
@@ -190,24 +190,24 @@ impl ConfigEntry {
 
 /// Every entry of the master config files, in file order then key order.
 #[derive(Debug, Clone, Default)]
-pub struct MasterConfigs {
-    pub files: Vec<String>,
-    pub entries: Vec<ConfigEntry>,
+pub(crate) struct MasterConfigs {
+    pub(crate) files: Vec<String>,
+    pub(crate) entries: Vec<ConfigEntry>,
 }
 
 impl MasterConfigs {
-    pub fn get(&self, key: &str) -> Option<&ConfigEntry> {
+    pub(crate) fn get(&self, key: &str) -> Option<&ConfigEntry> {
         self.entries.iter().find(|e| e.key.as_str() == key)
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
         self.entries.iter().map(|e| e.key.as_str())
     }
 
     /// Warnings where an entry's runner is a label the runner config lacks.
     /// Not errors: the seed system generates such jobs and GitHub schedules
     /// them by label (compat.md §1).
-    pub fn runner_warnings(&self, runners: &RunnerConfig) -> Vec<Diagnostic> {
+    pub(crate) fn runner_warnings(&self, runners: &RunnerConfig) -> Vec<Diagnostic> {
         self.entries
             .iter()
             .filter(|e| !runners.contains(&e.runner))
@@ -231,7 +231,7 @@ impl MasterConfigs {
 /// Where the configs live when no path is given: `configs/`, or the seed
 /// system's `.github/configs/` when `configs/` does not exist (compat.md §1).
 /// The second element says which was chosen and why, for stderr.
-pub fn default_dir() -> (PathBuf, Option<String>) {
+pub(crate) fn default_dir() -> (PathBuf, Option<String>) {
     let ours = Path::new("configs");
     let seeds = Path::new(".github/configs");
     if !ours.exists() && seeds.is_dir() {
@@ -243,7 +243,7 @@ pub fn default_dir() -> (PathBuf, Option<String>) {
 }
 
 /// The default master config files: `DIR/*-master.yaml`, sorted by name.
-pub fn default_files(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn default_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let read = std::fs::read_dir(dir).map_err(|e| {
         Error::usage(format!(
             "no --config-files given and {} cannot be read ({e}); run from the repository root or pass --config-files",
@@ -272,7 +272,7 @@ pub fn default_files(dir: &Path) -> Result<Vec<PathBuf>> {
 /// through a shell). Plain paths are kept as given; a pattern that matches
 /// nothing, or is malformed, is an error naming it; each file once, in
 /// argument order then name order.
-pub fn expand_file_args(flag: &str, args: &[PathBuf]) -> Result<Vec<PathBuf>> {
+pub(crate) fn expand_file_args(flag: &str, args: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out: Vec<PathBuf> = Vec::new();
     for arg in args {
         let text = arg.to_string_lossy();
@@ -302,7 +302,7 @@ pub fn expand_file_args(flag: &str, args: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 /// Loads and validates master config files; reports every problem in every file.
-pub fn load(files: &[PathBuf]) -> Result<MasterConfigs> {
+pub(crate) fn load(files: &[PathBuf]) -> Result<MasterConfigs> {
     let mut diags = Vec::new();
     let mut configs = MasterConfigs::default();
     let mut first_seen: HashMap<String, (String, Pos)> = HashMap::new();
@@ -345,7 +345,7 @@ pub fn load(files: &[PathBuf]) -> Result<MasterConfigs> {
 
 /// Parses one master config document. Problems go to `sink`; only entries
 /// without problems are returned.
-pub fn parse_file(sink: &mut Sink, text: &str) -> Vec<ConfigEntry> {
+pub(crate) fn parse_file(sink: &mut Sink, text: &str) -> Vec<ConfigEntry> {
     let root = match yaml::parse(text) {
         Ok(root) => root,
         Err(e) => {

@@ -8,18 +8,23 @@ use crate::yaml::Pos;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
+pub(crate) struct Diagnostic {
     /// The file the problem is in, as the user named it.
-    pub file: String,
-    pub pos: Option<Pos>,
+    pub(crate) file: String,
+    pub(crate) pos: Option<Pos>,
     /// Where inside the document, e.g. `dsr1-fp8-b200-sglang/seq-len-configs[0]/isl`.
     /// Empty for problems with the file as a whole.
-    pub path: String,
-    pub message: String,
+    pub(crate) path: String,
+    pub(crate) message: String,
 }
 
 impl Diagnostic {
-    pub fn new(file: &str, pos: Option<Pos>, path: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        file: &str,
+        pos: Option<Pos>,
+        path: &str,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             file: file.to_string(),
             pos,
@@ -46,13 +51,13 @@ impl fmt::Display for Diagnostic {
 /// How bad a diagnostic is: errors stop the command, warnings are reported
 /// and the command goes on (input the seed system accepts, compat.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
+pub(crate) enum Level {
     Error,
     Warning,
 }
 
 impl Level {
-    pub fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Level::Error => "error",
             Level::Warning => "warning",
@@ -61,7 +66,7 @@ impl Level {
 }
 
 /// Renders diagnostics for a terminal or log, one per line.
-pub fn render_human(diags: &[Diagnostic], level: Level) -> String {
+pub(crate) fn render_human(diags: &[Diagnostic], level: Level) -> String {
     let mut out = String::new();
     for d in diags {
         out.push_str(level.word());
@@ -74,7 +79,7 @@ pub fn render_human(diags: &[Diagnostic], level: Level) -> String {
 
 /// Renders diagnostics as GitHub Actions `::error`/`::warning` workflow
 /// commands, which the runner turns into annotations on the file and line.
-pub fn render_github(diags: &[Diagnostic], level: Level) -> String {
+pub(crate) fn render_github(diags: &[Diagnostic], level: Level) -> String {
     let mut out = String::new();
     for d in diags {
         out.push_str("::");
@@ -100,24 +105,24 @@ pub fn render_github(diags: &[Diagnostic], level: Level) -> String {
 /// the Actions runner reads: between `::stop-commands::TOKEN` and `::TOKEN::`
 /// no line is taken as a workflow command. The token is random, so the text
 /// cannot end the fence early.
-pub struct CommandFence(String);
+pub(crate) struct CommandFence(String);
 
 impl CommandFence {
-    pub fn open(w: &mut impl std::io::Write) -> CommandFence {
+    pub(crate) fn open(w: &mut impl std::io::Write) -> CommandFence {
         let token = format!("{:032x}", rand::random::<u128>());
         let _ = writeln!(w, "::stop-commands::{token}");
         let _ = w.flush();
         CommandFence(token)
     }
 
-    pub fn close(self, w: &mut impl std::io::Write) {
+    pub(crate) fn close(self, w: &mut impl std::io::Write) {
         let _ = writeln!(w, "::{}::", self.0);
         let _ = w.flush();
     }
 }
 
 /// `text` inside a fence (see [`CommandFence`]), as one string.
-pub fn fenced(text: &str) -> String {
+pub(crate) fn fenced(text: &str) -> String {
     let mut out = Vec::new();
     let fence = CommandFence::open(&mut out);
     out.extend_from_slice(text.as_bytes());
@@ -130,7 +135,7 @@ pub fn fenced(text: &str) -> String {
 
 /// Whether this process runs in a GitHub Actions step, whose runner reads
 /// workflow commands from every line of stdout and stderr.
-pub fn in_github_actions() -> bool {
+pub(crate) fn in_github_actions() -> bool {
     std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
 }
 
@@ -139,7 +144,7 @@ pub fn in_github_actions() -> bool {
 /// GitHub Actions, text that could hold a workflow command (`::name::` at a
 /// line start, or the runner's older `##[name]` form anywhere in a line) is
 /// fenced, so none of it is obeyed. Unchanged elsewhere.
-pub fn for_people(text: String) -> String {
+pub(crate) fn for_people(text: String) -> String {
     sanitised(text, in_github_actions())
 }
 
@@ -152,14 +157,14 @@ fn sanitised(text: String, in_actions: bool) -> String {
 }
 
 /// Escaping for the message part of a workflow command (the runner's rules).
-pub fn escape_data(s: &str) -> String {
+pub(crate) fn escape_data(s: &str) -> String {
     s.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
 
 /// Escaping for a `key=value` property of a workflow command.
-pub fn escape_property(s: &str) -> String {
+pub(crate) fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 

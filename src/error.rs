@@ -4,17 +4,17 @@ use crate::diag::Diagnostic;
 use std::fmt;
 
 /// Exit code: bad input (configs, changelog, runner config, result files).
-pub const EXIT_INVALID: u8 = 1;
+pub(crate) const EXIT_INVALID: u8 = 1;
 /// Exit code: bad arguments (also what clap uses for parse errors).
-pub const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_USAGE: u8 = 2;
 /// Exit code: a failure outside the input (git, the network, the file system).
-pub const EXIT_ENV: u8 = 3;
+pub(crate) const EXIT_ENV: u8 = 3;
 /// Exit code: the work ran and its output was written, but it failed a check
 /// (too many failed requests, the server died, an eval below its floor).
-pub const EXIT_FAILED: u8 = 4;
+pub(crate) const EXIT_FAILED: u8 = 4;
 
 #[derive(Debug)]
-pub enum Error {
+pub(crate) enum Error {
     /// Problems in input files, each with its location.
     Invalid(Vec<Diagnostic>),
     /// A bad argument or combination of arguments.
@@ -25,10 +25,10 @@ pub enum Error {
     Failed(String),
 }
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Error::Invalid(_) => EXIT_INVALID,
             Error::Usage(_) => EXIT_USAGE,
@@ -37,15 +37,15 @@ impl Error {
         }
     }
 
-    pub fn invalid(d: Diagnostic) -> Error {
+    pub(crate) fn invalid(d: Diagnostic) -> Error {
         Error::Invalid(vec![d])
     }
 
-    pub fn usage(msg: impl Into<String>) -> Error {
+    pub(crate) fn usage(msg: impl Into<String>) -> Error {
         Error::Usage(msg.into())
     }
 
-    pub fn env(msg: impl Into<String>) -> Error {
+    pub(crate) fn env(msg: impl Into<String>) -> Error {
         Error::Env(msg.into())
     }
 }
@@ -65,7 +65,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// Turns a list of problems into `Ok(())` when it is empty.
-pub fn check(diags: Vec<Diagnostic>) -> Result<()> {
+pub(crate) fn check(diags: Vec<Diagnostic>) -> Result<()> {
     if diags.is_empty() {
         Ok(())
     } else {

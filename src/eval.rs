@@ -18,34 +18,34 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 /// The lm-eval release installed by `--install`.
-pub const LM_EVAL_SPEC: &str = "lm-eval[api]==0.4.13";
+pub(crate) const LM_EVAL_SPEC: &str = "lm-eval[api]==0.4.13";
 
 #[derive(Debug, Clone)]
-pub struct EvalOptions {
+pub(crate) struct EvalOptions {
     /// Server base URL, e.g. http://127.0.0.1:8000.
-    pub base_url: String,
+    pub(crate) base_url: String,
     /// Model name sent in requests.
-    pub served_model: String,
-    pub tasks: Vec<String>,
-    pub include_path: PathBuf,
-    pub num_fewshot: Option<u32>,
-    pub concurrency: u32,
-    pub max_tokens: u32,
+    pub(crate) served_model: String,
+    pub(crate) tasks: Vec<String>,
+    pub(crate) include_path: PathBuf,
+    pub(crate) num_fewshot: Option<u32>,
+    pub(crate) concurrency: u32,
+    pub(crate) max_tokens: u32,
     /// Sampling, as the seed's `run_lm_eval` passes it (0 and 1: greedy).
-    pub temperature: f64,
-    pub top_p: f64,
-    pub limit: Option<f64>,
-    pub out: PathBuf,
-    pub python: String,
-    pub install: bool,
+    pub(crate) temperature: f64,
+    pub(crate) top_p: f64,
+    pub(crate) limit: Option<f64>,
+    pub(crate) out: PathBuf,
+    pub(crate) python: String,
+    pub(crate) install: bool,
     /// Inside GitHub Actions: fence lm-eval's output from workflow commands.
-    pub annotate: bool,
+    pub(crate) annotate: bool,
     /// Fields of meta_env.json.
-    pub meta: Value,
+    pub(crate) meta: Value,
 }
 
 /// If a chat answer's `content` is empty, uses its reasoning text instead.
-pub fn reasoning_as_answer(v: &mut Value) -> bool {
+pub(crate) fn reasoning_as_answer(v: &mut Value) -> bool {
     let mut changed = false;
     if let Some(choices) = v.get_mut("choices").and_then(Value::as_array_mut) {
         for c in choices {
@@ -180,7 +180,7 @@ fn to_stderr() -> Stdio {
 }
 
 /// Installs lm-eval when missing and allowed, runs it, writes meta_env.json.
-pub fn run(o: &EvalOptions) -> Result<PathBuf> {
+pub(crate) fn run(o: &EvalOptions) -> Result<PathBuf> {
     if !has_lm_eval(&o.python) {
         if !o.install {
             return Err(Error::env(format!(

@@ -9,27 +9,27 @@ use crate::yaml::{Key, Node, Pos, Value};
 use std::collections::HashMap;
 
 /// Collects problems for one file.
-pub struct Sink<'f> {
-    pub file: &'f str,
-    pub diags: Vec<Diagnostic>,
+pub(crate) struct Sink<'f> {
+    pub(crate) file: &'f str,
+    pub(crate) diags: Vec<Diagnostic>,
 }
 
 impl<'f> Sink<'f> {
-    pub fn new(file: &'f str) -> Self {
+    pub(crate) fn new(file: &'f str) -> Self {
         Sink {
             file,
             diags: Vec::new(),
         }
     }
 
-    pub fn push(&mut self, pos: Option<Pos>, path: &str, message: impl Into<String>) {
+    pub(crate) fn push(&mut self, pos: Option<Pos>, path: &str, message: impl Into<String>) {
         self.diags
             .push(Diagnostic::new(self.file, pos, path, message));
     }
 }
 
 /// Joins a path and a field name with `/`.
-pub fn join(path: &str, field: &str) -> String {
+pub(crate) fn join(path: &str, field: &str) -> String {
     if path.is_empty() {
         field.to_string()
     } else {
@@ -38,21 +38,21 @@ pub fn join(path: &str, field: &str) -> String {
 }
 
 /// Path of a list item: `path[i]`.
-pub fn index(path: &str, i: usize) -> String {
+pub(crate) fn index(path: &str, i: usize) -> String {
     format!("{path}[{i}]")
 }
 
 /// A mapping whose keys have been checked against an allowed set.
-pub struct Fields<'n> {
-    pub path: String,
-    pub pos: Pos,
+pub(crate) struct Fields<'n> {
+    pub(crate) path: String,
+    pub(crate) pos: Pos,
     entries: Vec<(&'n Key, &'n Node)>,
 }
 
 impl<'n> Fields<'n> {
     /// Opens `node` as a mapping of known fields. Reports a non-mapping,
     /// unknown fields (with the allowed list) and repeated fields.
-    pub fn open(
+    pub(crate) fn open(
         sink: &mut Sink,
         node: &'n Node,
         path: &str,
@@ -103,23 +103,19 @@ impl<'n> Fields<'n> {
         })
     }
 
-    pub fn get(&self, name: &str) -> Option<&'n Node> {
+    pub(crate) fn get(&self, name: &str) -> Option<&'n Node> {
         self.entries
             .iter()
             .find(|(k, _)| k.name == name)
             .map(|(_, v)| *v)
     }
 
-    pub fn has(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-
-    pub fn field_path(&self, name: &str) -> String {
+    pub(crate) fn field_path(&self, name: &str) -> String {
         join(&self.path, name)
     }
 
     /// The field, or a "missing required field" problem.
-    pub fn required(&self, sink: &mut Sink, name: &str, what: &str) -> Option<&'n Node> {
+    pub(crate) fn required(&self, sink: &mut Sink, name: &str, what: &str) -> Option<&'n Node> {
         let node = self.get(name);
         if node.is_none() {
             sink.push(
@@ -131,30 +127,30 @@ impl<'n> Fields<'n> {
         node
     }
 
-    pub fn req_string(&self, sink: &mut Sink, name: &str) -> Option<String> {
+    pub(crate) fn req_string(&self, sink: &mut Sink, name: &str) -> Option<String> {
         let node = self.required(sink, name, "a string")?;
         string(sink, node, &self.field_path(name))
     }
 
-    pub fn req_bool(&self, sink: &mut Sink, name: &str) -> Option<bool> {
+    pub(crate) fn req_bool(&self, sink: &mut Sink, name: &str) -> Option<bool> {
         let node = self.required(sink, name, "true or false")?;
         boolean(sink, node, &self.field_path(name))
     }
 
-    pub fn req_pos_int(&self, sink: &mut Sink, name: &str) -> Option<u32> {
+    pub(crate) fn req_pos_int(&self, sink: &mut Sink, name: &str) -> Option<u32> {
         let node = self.required(sink, name, "a positive integer")?;
         pos_int(sink, node, &self.field_path(name))
     }
 
     /// `Some(None)` when absent, `Some(Some(v))` when valid, `None` when invalid.
-    pub fn opt_bool(&self, sink: &mut Sink, name: &str) -> Option<Option<bool>> {
+    pub(crate) fn opt_bool(&self, sink: &mut Sink, name: &str) -> Option<Option<bool>> {
         match self.get(name) {
             None => Some(None),
             Some(node) => boolean(sink, node, &self.field_path(name)).map(Some),
         }
     }
 
-    pub fn opt_pos_int(&self, sink: &mut Sink, name: &str) -> Option<Option<u32>> {
+    pub(crate) fn opt_pos_int(&self, sink: &mut Sink, name: &str) -> Option<Option<u32>> {
         match self.get(name) {
             None => Some(None),
             Some(node) => pos_int(sink, node, &self.field_path(name)).map(Some),
@@ -162,7 +158,7 @@ impl<'n> Fields<'n> {
     }
 }
 
-pub fn string(sink: &mut Sink, node: &Node, path: &str) -> Option<String> {
+pub(crate) fn string(sink: &mut Sink, node: &Node, path: &str) -> Option<String> {
     match &node.value {
         Value::Str(s) if !s.trim().is_empty() => Some(s.clone()),
         Value::Str(_) => {
@@ -184,7 +180,7 @@ pub fn string(sink: &mut Sink, node: &Node, path: &str) -> Option<String> {
     }
 }
 
-pub fn boolean(sink: &mut Sink, node: &Node, path: &str) -> Option<bool> {
+pub(crate) fn boolean(sink: &mut Sink, node: &Node, path: &str) -> Option<bool> {
     match &node.value {
         Value::Bool(b) => Some(*b),
         _ => {
@@ -199,7 +195,7 @@ pub fn boolean(sink: &mut Sink, node: &Node, path: &str) -> Option<bool> {
 }
 
 /// An integer >= 1 (tensor parallel sizes, lengths, concurrencies).
-pub fn pos_int(sink: &mut Sink, node: &Node, path: &str) -> Option<u32> {
+pub(crate) fn pos_int(sink: &mut Sink, node: &Node, path: &str) -> Option<u32> {
     match &node.value {
         Value::Int(i) if *i >= 1 && *i <= i64::from(u32::MAX) => Some(*i as u32),
         Value::Int(i) if *i < 1 => {
@@ -222,7 +218,7 @@ pub fn pos_int(sink: &mut Sink, node: &Node, path: &str) -> Option<u32> {
 }
 
 /// A list, reported when it is something else (or empty, unless `allow_empty`).
-pub fn seq<'n>(
+pub(crate) fn seq<'n>(
     sink: &mut Sink,
     node: &'n Node,
     path: &str,
@@ -251,7 +247,7 @@ pub fn seq<'n>(
 }
 
 /// A non-empty list of non-empty strings; reports every bad item.
-pub fn string_list(
+pub(crate) fn string_list(
     sink: &mut Sink,
     node: &Node,
     path: &str,
@@ -271,7 +267,7 @@ pub fn string_list(
 
 /// A mapping with free-form keys (config keys, runner types): reports a
 /// non-mapping and repeated keys, returns the first occurrence of each key.
-pub fn keyed_map<'n>(
+pub(crate) fn keyed_map<'n>(
     sink: &mut Sink,
     node: &'n Node,
     what: &str,

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 /// Reads a user-supplied text file; the error names the file and the cause.
-pub fn read_input(path: &Path) -> Result<String, Diagnostic> {
+pub(crate) fn read_input(path: &Path) -> Result<String, Diagnostic> {
     let label = path.display().to_string();
     match std::fs::read(path) {
         Ok(bytes) => String::from_utf8(bytes)
@@ -25,7 +25,7 @@ pub fn read_input(path: &Path) -> Result<String, Diagnostic> {
 
 /// A file name made of `[A-Za-z0-9._-]` only (anything else becomes `_`), for
 /// names built from config values and artifact names.
-pub fn safe_file_name(name: &str) -> String {
+pub(crate) fn safe_file_name(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "._-".contains(c) {
@@ -39,7 +39,7 @@ pub fn safe_file_name(name: &str) -> String {
 
 /// Writes `data` to `path` through a temporary file in the same directory and
 /// a rename, so readers see either the old file or the whole new one.
-pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
+pub(crate) fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -62,7 +62,7 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
 
 /// Appends `data` to `path` in one write (GitHub's `GITHUB_OUTPUT` and
 /// `GITHUB_STEP_SUMMARY` files are appended to by several steps).
-pub fn append(path: &Path, data: &[u8]) -> std::io::Result<()> {
+pub(crate) fn append(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

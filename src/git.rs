@@ -24,7 +24,7 @@ fn stderr_of(o: &Output) -> String {
 }
 
 /// Fails unless the current directory is inside a git work tree.
-pub fn ensure_repo() -> Result<()> {
+pub(crate) fn ensure_repo() -> Result<()> {
     let o = run(&["rev-parse", "--is-inside-work-tree"])?;
     if o.status.success() {
         Ok(())
@@ -37,7 +37,7 @@ pub fn ensure_repo() -> Result<()> {
 }
 
 /// Whether `rev` names a commit in the local clone.
-pub fn has_commit(rev: &str) -> Result<bool> {
+pub(crate) fn has_commit(rev: &str) -> Result<bool> {
     if rev.starts_with('-') {
         return Ok(false);
     }
@@ -54,7 +54,7 @@ pub fn has_commit(rev: &str) -> Result<bool> {
 }
 
 /// The path of `path` relative to the repository root (for API lookups).
-pub fn repo_relative(path: &Path) -> Result<String> {
+pub(crate) fn repo_relative(path: &Path) -> Result<String> {
     let o = run(&["rev-parse", "--show-prefix"])?;
     let prefix = String::from_utf8_lossy(&o.stdout).trim().to_string();
     let p = path.to_string_lossy();
@@ -63,7 +63,7 @@ pub fn repo_relative(path: &Path) -> Result<String> {
 }
 
 /// The file at `rev`, or `None` when the commit exists but lacks the file.
-pub fn show(rev: &str, path: &Path) -> Result<Option<String>> {
+pub(crate) fn show(rev: &str, path: &Path) -> Result<Option<String>> {
     let p = path.to_string_lossy();
     let rel = if p.starts_with('/') {
         p.to_string()
@@ -86,7 +86,7 @@ pub fn show(rev: &str, path: &Path) -> Result<Option<String>> {
 }
 
 /// Unified diff (no context lines) of `path` between two commits.
-pub fn diff_refs(base: &str, head: &str, path: &Path) -> Result<String> {
+pub(crate) fn diff_refs(base: &str, head: &str, path: &Path) -> Result<String> {
     let p = path.to_string_lossy();
     let o = run(&[
         "diff",
@@ -110,7 +110,7 @@ pub fn diff_refs(base: &str, head: &str, path: &Path) -> Result<String> {
 }
 
 /// Unified diff (no context lines) of two texts, through `git diff --no-index`.
-pub fn diff_texts(old: &str, new: &str) -> Result<String> {
+pub(crate) fn diff_texts(old: &str, new: &str) -> Result<String> {
     let dir = tempfile::tempdir()
         .map_err(|e| Error::env(format!("cannot create a temporary directory: {e}")))?;
     let a = dir.path().join("base");
@@ -146,15 +146,15 @@ pub fn diff_texts(old: &str, new: &str) -> Result<String> {
 /// The lines a unified diff adds and removes, with their line numbers
 /// (new-file numbers for added lines, old-file numbers for removed ones).
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct LineChanges {
-    pub added: Vec<(u32, String)>,
-    pub removed: Vec<(u32, String)>,
+pub(crate) struct LineChanges {
+    pub(crate) added: Vec<(u32, String)>,
+    pub(crate) removed: Vec<(u32, String)>,
 }
 
 /// Parses `--unified=0` output. A last line that only gained a trailing
 /// newline (shown by git as removed and re-added, with "\ No newline at end
 /// of file") is not a change.
-pub fn parse_unified(diff: &str) -> LineChanges {
+pub(crate) fn parse_unified(diff: &str) -> LineChanges {
     let mut out = LineChanges::default();
     let (mut old_line, mut new_line) = (0u32, 0u32);
     let mut in_hunk = false;

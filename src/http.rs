@@ -6,7 +6,7 @@
 use crate::error::{Error, Result};
 
 /// Builds a client from `builder` after making sure a crypto provider is installed.
-pub fn client(builder: reqwest::ClientBuilder) -> Result<reqwest::Client> {
+pub(crate) fn client(builder: reqwest::ClientBuilder) -> Result<reqwest::Client> {
     // Err only means a provider is already installed.
     let _ = rustls::crypto::ring::default_provider().install_default();
     builder

@@ -3,25 +3,25 @@
 //! The binary is a thin command line ([`cli`]) over these modules; each
 //! domain concept lives in the module named after it.
 
-pub mod bench;
-pub mod changelog;
+pub(crate) mod bench;
+pub(crate) mod changelog;
 pub mod cli;
-pub mod config;
-pub mod diag;
-pub mod error;
-pub mod eval;
-pub mod fields;
-pub mod fsutil;
-pub mod git;
-pub mod github;
-pub mod http;
-pub mod matrix;
-pub mod results;
-pub mod run;
-pub mod runners;
-pub mod seqlen;
-pub mod server;
-pub mod sim;
-pub mod stats;
-pub mod tokenizer;
-pub mod yaml;
+pub(crate) mod config;
+pub(crate) mod diag;
+pub(crate) mod error;
+pub(crate) mod eval;
+pub(crate) mod fields;
+pub(crate) mod fsutil;
+pub(crate) mod git;
+pub(crate) mod github;
+pub(crate) mod http;
+pub(crate) mod matrix;
+pub(crate) mod results;
+pub(crate) mod run;
+pub(crate) mod runners;
+pub(crate) mod seqlen;
+pub(crate) mod server;
+pub(crate) mod sim;
+pub(crate) mod stats;
+pub(crate) mod tokenizer;
+pub(crate) mod yaml;

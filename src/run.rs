@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Engine {
+pub(crate) enum Engine {
     /// `infmax sim` in engine-model mode, preset from the runner type.
     Sim,
     /// A real server command, templated with {port} {model} {tp} {ep} {dp_attn} {max_model_len} {precision} {framework} {image}.
@@ -24,26 +24,26 @@ pub enum Engine {
 }
 
 #[derive(Debug, Clone)]
-pub struct RunOptions {
-    pub engine: Engine,
-    pub out: PathBuf,
+pub(crate) struct RunOptions {
+    pub(crate) engine: Engine,
+    pub(crate) out: PathBuf,
     /// Divide ISL/OSL by this (1 = real lengths).
-    pub length_divisor: u32,
+    pub(crate) length_divisor: u32,
     /// Prompts per run: this many per unit of concurrency...
-    pub prompts_per_conc: usize,
+    pub(crate) prompts_per_conc: usize,
     /// ...capped here (0 = no cap).
-    pub max_prompts: usize,
+    pub(crate) max_prompts: usize,
     /// Server configurations run at the same time.
-    pub jobs: usize,
+    pub(crate) jobs: usize,
     /// Simulated engine: run its clock this many times faster.
-    pub sim_speedup: f64,
-    pub tokenizer: Option<String>,
-    pub server_timeout: Duration,
-    pub request_timeout: Duration,
+    pub(crate) sim_speedup: f64,
+    pub(crate) tokenizer: Option<String>,
+    pub(crate) server_timeout: Duration,
+    pub(crate) request_timeout: Duration,
 }
 
 impl RunOptions {
-    pub fn scaled_down(&self) -> bool {
+    pub(crate) fn scaled_down(&self) -> bool {
         self.length_divisor > 1
             || self.max_prompts > 0
             || (self.engine == Engine::Sim && self.sim_speedup != 1.0)
@@ -307,7 +307,7 @@ fn label(e: &MatrixEntry) -> String {
 }
 
 /// Runs every entry; returns (succeeded, failed) benchmark counts.
-pub fn run(o: &RunOptions, entries: Vec<MatrixEntry>) -> Result<(usize, usize)> {
+pub(crate) fn run(o: &RunOptions, entries: Vec<MatrixEntry>) -> Result<(usize, usize)> {
     for d in ["logs", "raw", "processed"] {
         std::fs::create_dir_all(o.out.join(d))
             .map_err(|e| Error::env(format!("cannot create {}: {e}", o.out.join(d).display())))?;
@@ -426,7 +426,7 @@ pub fn run(o: &RunOptions, entries: Vec<MatrixEntry>) -> Result<(usize, usize)> 
 
 /// Collects, charts and summarises a finished run's folder: the tables,
 /// and what the collection passed over (for warnings).
-pub fn finish(o: &RunOptions) -> Result<(String, Vec<crate::diag::Diagnostic>)> {
+pub(crate) fn finish(o: &RunOptions) -> Result<(String, Vec<crate::diag::Diagnostic>)> {
     let collect::Collected { results, skipped } = collect::gather(&o.out.join("processed"))?;
     let text = serde_json::to_string_pretty(&results).map_err(|e| Error::env(e.to_string()))?;
     crate::fsutil::atomic_write(&o.out.join("agg_bmk.json"), text.as_bytes())

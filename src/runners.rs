@@ -8,33 +8,33 @@ use indexmap::IndexMap;
 use std::path::Path;
 
 #[derive(Debug, Clone, Default)]
-pub struct RunnerConfig {
+pub(crate) struct RunnerConfig {
     /// The file it was read from, for messages.
-    pub file: String,
+    pub(crate) file: String,
     types: IndexMap<String, Vec<String>>,
 }
 
 impl RunnerConfig {
-    pub fn contains(&self, runner_type: &str) -> bool {
+    pub(crate) fn contains(&self, runner_type: &str) -> bool {
         self.types.contains_key(runner_type)
     }
 
-    pub fn nodes(&self, runner_type: &str) -> &[String] {
+    pub(crate) fn nodes(&self, runner_type: &str) -> &[String] {
         self.types.get(runner_type).map_or(&[], |v| v.as_slice())
     }
 
-    pub fn type_names(&self) -> Vec<&str> {
+    pub(crate) fn type_names(&self) -> Vec<&str> {
         self.types.keys().map(String::as_str).collect()
     }
 
     /// Distinct nodes (a node listed under several runner types counts once).
-    pub fn node_count(&self) -> usize {
+    pub(crate) fn node_count(&self) -> usize {
         let nodes: std::collections::HashSet<&String> = self.types.values().flatten().collect();
         nodes.len()
     }
 
     /// Nodes of `runner_type` whose name contains `filter` (all nodes without one).
-    pub fn matching_nodes(&self, runner_type: &str, filter: Option<&str>) -> Vec<&str> {
+    pub(crate) fn matching_nodes(&self, runner_type: &str, filter: Option<&str>) -> Vec<&str> {
         self.nodes(runner_type)
             .iter()
             .map(String::as_str)
@@ -43,7 +43,7 @@ impl RunnerConfig {
     }
 
     /// An error unless every value is a known runner type.
-    pub fn check_types<'a>(
+    pub(crate) fn check_types<'a>(
         &self,
         flag: &str,
         values: impl IntoIterator<Item = &'a String>,
@@ -69,7 +69,7 @@ impl RunnerConfig {
     }
 }
 
-pub fn load(path: &Path) -> Result<RunnerConfig> {
+pub(crate) fn load(path: &Path) -> Result<RunnerConfig> {
     let label = path.display().to_string();
     let text = fsutil::read_input(path).map_err(Error::invalid)?;
     let mut sink = Sink::new(&label);
@@ -83,7 +83,7 @@ pub fn load(path: &Path) -> Result<RunnerConfig> {
 /// Parses `runner-type -> [node, ...]`; every node list non-empty. A node
 /// may carry several labels (be listed under several runner types), as in
 /// the seed system.
-pub fn parse(sink: &mut Sink, text: &str) -> Option<RunnerConfig> {
+pub(crate) fn parse(sink: &mut Sink, text: &str) -> Option<RunnerConfig> {
     let root = match yaml::parse(text) {
         Ok(r) => r,
         Err(e) => {

@@ -12,18 +12,18 @@ const NAMED: [(&str, u32, u32); 3] = [
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct SeqLen {
-    pub isl: u32,
-    pub osl: u32,
+pub(crate) struct SeqLen {
+    pub(crate) isl: u32,
+    pub(crate) osl: u32,
 }
 
 impl SeqLen {
-    pub const fn new(isl: u32, osl: u32) -> SeqLen {
+    pub(crate) const fn new(isl: u32, osl: u32) -> SeqLen {
         SeqLen { isl, osl }
     }
 
     /// `1k1k`, `1k8k`, `8k1k`, else `{isl}_{osl}`.
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         NAMED
             .iter()
             .find(|(_, i, o)| *i == self.isl && *o == self.osl)
@@ -34,7 +34,7 @@ impl SeqLen {
     }
 
     /// The engine's context length for a run: isl + osl + 200.
-    pub fn max_model_len(&self) -> u32 {
+    pub(crate) fn max_model_len(&self) -> u32 {
         self.isl.saturating_add(self.osl).saturating_add(200)
     }
 }

@@ -9,17 +9,17 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-pub struct WaitOptions {
-    pub url: String,
-    pub pid: Option<u32>,
-    pub log: Option<PathBuf>,
-    pub timeout: Duration,
-    pub interval: Duration,
+pub(crate) struct WaitOptions {
+    pub(crate) url: String,
+    pub(crate) pid: Option<u32>,
+    pub(crate) log: Option<PathBuf>,
+    pub(crate) timeout: Duration,
+    pub(crate) interval: Duration,
     /// Inside GitHub Actions: stop the runner from reading workflow commands
     /// in the (untrusted) server log.
-    pub annotate: bool,
+    pub(crate) annotate: bool,
     /// Stream the log to stdout while waiting (else only its tail on failure).
-    pub echo: bool,
+    pub(crate) echo: bool,
 }
 
 const TAIL_LINES: usize = 40;
@@ -96,7 +96,7 @@ async fn ready(client: &reqwest::Client, url: &str) -> bool {
     }
 }
 
-pub fn wait(o: &WaitOptions) -> Result<()> {
+pub(crate) fn wait(o: &WaitOptions) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

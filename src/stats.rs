@@ -3,20 +3,20 @@
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
-pub struct Summary {
-    pub count: usize,
-    pub mean: f64,
-    pub std: f64,
-    pub min: f64,
-    pub median: f64,
-    pub p90: f64,
-    pub p99: f64,
-    pub max: f64,
+pub(crate) struct Summary {
+    pub(crate) count: usize,
+    pub(crate) mean: f64,
+    pub(crate) std: f64,
+    pub(crate) min: f64,
+    pub(crate) median: f64,
+    pub(crate) p90: f64,
+    pub(crate) p99: f64,
+    pub(crate) max: f64,
 }
 
 impl Summary {
     /// Summarises `values` (sorted in place); all zero when empty.
-    pub fn of(values: &mut [f64]) -> Summary {
+    pub(crate) fn of(values: &mut [f64]) -> Summary {
         if values.is_empty() {
             return Summary::default();
         }
@@ -38,7 +38,7 @@ impl Summary {
 }
 
 /// Linear-interpolated percentile of sorted values (numpy's default).
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

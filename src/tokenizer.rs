@@ -4,10 +4,10 @@
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
-pub struct Tokenizer {
+pub(crate) struct Tokenizer {
     inner: tokenizers::Tokenizer,
     /// The `tokenizer.json` that was loaded.
-    pub source: PathBuf,
+    pub(crate) source: PathBuf,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -18,7 +18,7 @@ impl std::fmt::Debug for Tokenizer {
 
 /// The HF hub cache: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else
 /// `~/.cache/huggingface/hub`.
-pub fn hub_cache() -> Option<PathBuf> {
+pub(crate) fn hub_cache() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("HF_HUB_CACHE").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
@@ -31,7 +31,7 @@ pub fn hub_cache() -> Option<PathBuf> {
 /// Finds `tokenizer.json` for `spec`: a file, a directory holding one, or a
 /// model id `ORG/NAME` in the hub cache (`models--ORG--NAME/snapshots/*/`,
 /// preferring the snapshot `refs/main` points at).
-pub fn locate(spec: &str) -> Result<PathBuf> {
+pub(crate) fn locate(spec: &str) -> Result<PathBuf> {
     let p = Path::new(spec);
     if p.is_file() {
         return Ok(p.to_path_buf());
@@ -78,7 +78,7 @@ pub fn locate(spec: &str) -> Result<PathBuf> {
 }
 
 impl Tokenizer {
-    pub fn load(spec: &str) -> Result<Tokenizer> {
+    pub(crate) fn load(spec: &str) -> Result<Tokenizer> {
         let source = locate(spec)?;
         let inner = tokenizers::Tokenizer::from_file(&source).map_err(|e| {
             Error::usage(format!(
@@ -90,33 +90,28 @@ impl Tokenizer {
     }
 
     /// Token ids of `text`, without special tokens (BOS etc.).
-    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+    pub(crate) fn encode(&self, text: &str) -> Result<Vec<u32>> {
         self.inner
             .encode_fast(text, false)
             .map(|e| e.get_ids().to_vec())
             .map_err(|e| Error::env(format!("tokenizer failed to encode: {e}")))
     }
 
-    pub fn count(&self, text: &str) -> Result<usize> {
+    pub(crate) fn count(&self, text: &str) -> Result<usize> {
         self.encode(text).map(|v| v.len())
     }
 
-    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+    pub(crate) fn decode(&self, ids: &[u32]) -> Result<String> {
         self.inner
             .decode(ids, true)
             .map_err(|e| Error::env(format!("tokenizer failed to decode: {e}")))
     }
 
-    pub fn vocab_size(&self) -> usize {
+    pub(crate) fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(false)
     }
 
-    /// The id of a token string, if in the vocabulary.
-    pub fn token_to_id(&self, token: &str) -> Option<u32> {
-        self.inner.token_to_id(token)
-    }
-
-    pub fn id_to_token(&self, id: u32) -> Option<String> {
+    pub(crate) fn id_to_token(&self, id: u32) -> Option<String> {
         self.inner.id_to_token(id)
     }
 }

@@ -11,9 +11,9 @@ use std::fmt;
 
 /// 1-based line and column in a YAML text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct Pos {
-    pub line: u32,
-    pub col: u32,
+pub(crate) struct Pos {
+    pub(crate) line: u32,
+    pub(crate) col: u32,
 }
 
 impl Pos {
@@ -26,7 +26,7 @@ impl Pos {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     Null,
     Bool(bool),
     Int(i64),
@@ -37,20 +37,20 @@ pub enum Value {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
-    pub value: Value,
-    pub pos: Pos,
+pub(crate) struct Node {
+    pub(crate) value: Value,
+    pub(crate) pos: Pos,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Key {
-    pub name: String,
-    pub pos: Pos,
+pub(crate) struct Key {
+    pub(crate) name: String,
+    pub(crate) pos: Pos,
 }
 
 impl Node {
     /// A short description of what the node holds, for "found ..." messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.value {
             Value::Null => "nothing (null)".to_string(),
             Value::Bool(b) => format!("boolean {b}"),
@@ -62,14 +62,14 @@ impl Node {
         }
     }
 
-    pub fn as_map(&self) -> Option<&[(Key, Node)]> {
+    pub(crate) fn as_map(&self) -> Option<&[(Key, Node)]> {
         match &self.value {
             Value::Map(m) => Some(m),
             _ => None,
         }
     }
 
-    pub fn as_seq(&self) -> Option<&[Node]> {
+    pub(crate) fn as_seq(&self) -> Option<&[Node]> {
         match &self.value {
             Value::Seq(s) => Some(s),
             _ => None,
@@ -79,9 +79,9 @@ impl Node {
 
 /// A YAML syntax error (or an error the parser raises before we see the tree).
 #[derive(Debug, Clone, PartialEq)]
-pub struct SyntaxError {
-    pub pos: Option<Pos>,
-    pub message: String,
+pub(crate) struct SyntaxError {
+    pub(crate) pos: Option<Pos>,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for SyntaxError {
@@ -91,7 +91,7 @@ impl fmt::Display for SyntaxError {
 }
 
 /// Parses one YAML document. An empty document yields a `Null` node.
-pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
     let options = serde_saphyr::options! {
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
         with_snippet: false,

@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use rand_distr::{Distribution, Gamma};
 use std::time::Duration;
 
-pub fn offsets(n: usize, rate: f64, burstiness: f64, seed: u64) -> Vec<Duration> {
+pub(crate) fn offsets(n: usize, rate: f64, burstiness: f64, seed: u64) -> Vec<Duration> {
     if !rate.is_finite() || rate <= 0.0 {
         return vec![Duration::ZERO; n];
     }

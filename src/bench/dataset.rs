@@ -7,32 +7,32 @@ use crate::tokenizer::Tokenizer;
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
 #[derive(Debug, Clone)]
-pub struct DatasetSpec {
-    pub num_prompts: usize,
-    pub input_len: u32,
-    pub output_len: u32,
+pub(crate) struct DatasetSpec {
+    pub(crate) num_prompts: usize,
+    pub(crate) input_len: u32,
+    pub(crate) output_len: u32,
     /// Lengths are uniform in [floor(ratio·L), L].
-    pub range_ratio: f64,
+    pub(crate) range_ratio: f64,
     /// Tokens of a prefix shared by every prompt, on top of the input length.
-    pub prefix_len: u32,
-    pub seed: u64,
+    pub(crate) prefix_len: u32,
+    pub(crate) seed: u64,
 }
 
 /// A prompt as it will be sent.
 #[derive(Debug, Clone, PartialEq)]
-pub enum PromptBody {
+pub(crate) enum PromptBody {
     Text(String),
     TokenIds(Vec<u32>),
 }
 
 #[derive(Debug, Clone)]
-pub struct Prompt {
-    pub body: PromptBody,
+pub(crate) struct Prompt {
+    pub(crate) body: PromptBody,
     /// Target tokens (prefix + input length).
-    pub target_len: u32,
+    pub(crate) target_len: u32,
     /// Tokens it really has with the tokenizer (== target for token ids).
-    pub prompt_len: u32,
-    pub output_len: u32,
+    pub(crate) prompt_len: u32,
+    pub(crate) output_len: u32,
 }
 
 /// Token ids used for tokenizer-free prompts: common vocabulary range of
@@ -132,7 +132,7 @@ fn exact_text(
 
 /// Builds every prompt. With a tokenizer: text of exact length; without:
 /// token-id lists.
-pub fn build(spec: &DatasetSpec, tokenizer: Option<&Tokenizer>) -> Result<Vec<Prompt>> {
+pub(crate) fn build(spec: &DatasetSpec, tokenizer: Option<&Tokenizer>) -> Result<Vec<Prompt>> {
     let mut rng = StdRng::seed_from_u64(spec.seed);
     let lens: Vec<(u32, u32)> = (0..spec.num_prompts)
         .map(|_| {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Metric {
+pub(crate) enum Metric {
     Ttft,
     Tpot,
     Itl,
@@ -18,9 +18,9 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 4] = [Metric::Ttft, Metric::Tpot, Metric::Itl, Metric::E2el];
+    pub(crate) const ALL: [Metric; 4] = [Metric::Ttft, Metric::Tpot, Metric::Itl, Metric::E2el];
 
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Metric::Ttft => "ttft",
             Metric::Tpot => "tpot",
@@ -29,24 +29,24 @@ impl Metric {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Metric> {
+    pub(crate) fn parse(s: &str) -> Option<Metric> {
         Metric::ALL.into_iter().find(|m| m.name() == s)
     }
 }
 
 /// mean / median / std / selected percentiles of one metric, in ms.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Dist {
-    pub count: usize,
-    pub mean: f64,
-    pub median: f64,
-    pub std: f64,
+pub(crate) struct Dist {
+    pub(crate) count: usize,
+    pub(crate) mean: f64,
+    pub(crate) median: f64,
+    pub(crate) std: f64,
     /// (percentile, value) in the requested order.
-    pub percentiles: Vec<(f64, f64)>,
+    pub(crate) percentiles: Vec<(f64, f64)>,
 }
 
 /// Summarises values in milliseconds.
-pub fn dist(values_ms: &[f64], percentiles: &[f64]) -> Dist {
+pub(crate) fn dist(values_ms: &[f64], percentiles: &[f64]) -> Dist {
     if values_ms.is_empty() {
         return Dist {
             percentiles: percentiles.iter().map(|p| (*p, 0.0)).collect(),
@@ -78,14 +78,14 @@ fn ms(d: Duration) -> f64 {
 
 /// Where output token counts came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenSource {
+pub(crate) enum TokenSource {
     Usage,
     Tokenizer,
     Chunks,
 }
 
 impl TokenSource {
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             TokenSource::Usage => "usage",
             TokenSource::Tokenizer => "tokenizer",
@@ -95,38 +95,38 @@ impl TokenSource {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct RunMetrics {
-    pub duration: f64,
-    pub completed: usize,
-    pub failed: usize,
-    pub errors: BTreeMap<String, usize>,
-    pub error_samples: Vec<String>,
-    pub total_input_tokens: u64,
-    pub total_output_tokens: u64,
-    pub request_throughput: f64,
-    pub output_throughput: f64,
-    pub total_token_throughput: f64,
-    pub request_goodput: Option<f64>,
-    pub dists: Vec<(Metric, Dist)>,
-    pub output_sources: Vec<(TokenSource, usize)>,
+pub(crate) struct RunMetrics {
+    pub(crate) duration: f64,
+    pub(crate) completed: usize,
+    pub(crate) failed: usize,
+    pub(crate) errors: BTreeMap<String, usize>,
+    pub(crate) error_samples: Vec<String>,
+    pub(crate) total_input_tokens: u64,
+    pub(crate) total_output_tokens: u64,
+    pub(crate) request_throughput: f64,
+    pub(crate) output_throughput: f64,
+    pub(crate) total_token_throughput: f64,
+    pub(crate) request_goodput: Option<f64>,
+    pub(crate) dists: Vec<(Metric, Dist)>,
+    pub(crate) output_sources: Vec<(TokenSource, usize)>,
     /// Sum of usage.completion_tokens and of tokenizer counts where both exist.
-    pub reconciliation: Option<(u64, u64, u64)>,
-    pub reasoning_tokens: u64,
-    pub answer_tokens: u64,
-    pub sched_lag_ms: Dist,
-    pub queue_wait_ms: Dist,
-    pub input_target_mean: f64,
-    pub input_realised: (f64, u32, u32),
-    pub input_mismatched: usize,
-    pub input_mismatch_tokens: u64,
-    pub server_prompt_tokens: Option<(f64, u32, u32)>,
-    pub missing_done: usize,
+    pub(crate) reconciliation: Option<(u64, u64, u64)>,
+    pub(crate) reasoning_tokens: u64,
+    pub(crate) answer_tokens: u64,
+    pub(crate) sched_lag_ms: Dist,
+    pub(crate) queue_wait_ms: Dist,
+    pub(crate) input_target_mean: f64,
+    pub(crate) input_realised: (f64, u32, u32),
+    pub(crate) input_mismatched: usize,
+    pub(crate) input_mismatch_tokens: u64,
+    pub(crate) server_prompt_tokens: Option<(f64, u32, u32)>,
+    pub(crate) missing_done: usize,
     /// Completed requests whose usage.completion_tokens exceeded max_tokens
     /// or was more than twice the tokenizer's count (counted from the
     /// tokenizer or chunks instead).
-    pub usage_rejected: usize,
-    pub send_retries: u64,
-    pub max_in_flight: usize,
+    pub(crate) usage_rejected: usize,
+    pub(crate) send_retries: u64,
+    pub(crate) max_in_flight: usize,
 }
 
 /// Per-request output token count, its source, the tokenizer's count, and
@@ -161,13 +161,13 @@ fn output_tokens(
     (out, source, by_tok, rejected)
 }
 
-pub struct Settings<'a> {
-    pub metrics: &'a [Metric],
-    pub percentiles: &'a [f64],
-    pub goodput: &'a [(Metric, f64)],
+pub(crate) struct Settings<'a> {
+    pub(crate) metrics: &'a [Metric],
+    pub(crate) percentiles: &'a [f64],
+    pub(crate) goodput: &'a [(Metric, f64)],
 }
 
-pub fn compute(
+pub(crate) fn compute(
     records: &[RequestRecord],
     duration: Duration,
     tok: Option<&Tokenizer>,

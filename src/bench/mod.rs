@@ -5,14 +5,14 @@
 //! Workers (one task per request) report a record per request over a
 //! channel; one collector aggregates. The I/O path does I/O and timestamps.
 
-pub mod arrival;
-pub mod dataset;
-pub mod metrics;
-pub mod progress;
-pub mod protocol;
-pub mod request;
-pub mod result;
-pub mod sse;
+pub(crate) mod arrival;
+pub(crate) mod dataset;
+pub(crate) mod metrics;
+pub(crate) mod progress;
+pub(crate) mod protocol;
+pub(crate) mod request;
+pub(crate) mod result;
+pub(crate) mod sse;
 
 use crate::error::{Error, Result};
 use crate::fsutil;
@@ -20,7 +20,7 @@ use crate::tokenizer::Tokenizer;
 use dataset::{DatasetSpec, Prompt, PromptBody};
 use metrics::{Metric, RunMetrics, Settings};
 use request::{ErrorKind, Failure, RequestRecord};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, watch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub(crate) enum Backend {
     Vllm,
     Sglang,
     Openai,
@@ -37,9 +37,9 @@ pub enum Backend {
 }
 
 impl Backend {
-    pub const NAMES: [&'static str; 5] = ["vllm", "sglang", "openai", "openai-chat", "trt"];
+    pub(crate) const NAMES: [&'static str; 5] = ["vllm", "sglang", "openai", "openai-chat", "trt"];
 
-    pub fn parse(s: &str) -> Option<Backend> {
+    pub(crate) fn parse(s: &str) -> Option<Backend> {
         match s {
             "vllm" => Some(Backend::Vllm),
             "sglang" => Some(Backend::Sglang),
@@ -50,7 +50,7 @@ impl Backend {
         }
     }
 
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Backend::Vllm => "vllm",
             Backend::Sglang => "sglang",
@@ -62,49 +62,48 @@ impl Backend {
 }
 
 #[derive(Debug, Clone)]
-pub struct BenchOptions {
-    pub backend: Backend,
+pub(crate) struct BenchOptions {
+    pub(crate) backend: Backend,
     /// `http://host:port`, no trailing slash.
-    pub base_url: String,
+    pub(crate) base_url: String,
     /// `/v1/completions` or `/v1/chat/completions`.
-    pub endpoint: String,
+    pub(crate) endpoint: String,
     /// Send prompts as chat messages (the server applies the chat template).
-    pub chat: bool,
-    pub model: String,
-    pub served_model_name: Option<String>,
-    pub tokenizer: Option<String>,
+    pub(crate) chat: bool,
+    pub(crate) model: String,
+    pub(crate) served_model_name: Option<String>,
+    pub(crate) tokenizer: Option<String>,
     /// Send token-id prompts (no tokenizer needed; completions only).
-    pub prompt_token_ids: bool,
-    pub dataset: DatasetSpec,
-    pub max_concurrency: Option<usize>,
-    pub request_rate: f64,
-    pub burstiness: f64,
-    pub num_warmups: usize,
-    pub ignore_eos: bool,
-    pub metrics: Vec<Metric>,
-    pub percentiles: Vec<f64>,
-    pub goodput: Vec<(Metric, f64)>,
-    pub result_path: Option<PathBuf>,
-    pub metadata: Vec<(String, String)>,
-    pub progress: progress::Mode,
-    pub progress_every: Duration,
-    pub server_pid: Option<u32>,
-    pub request_timeout: Duration,
-    pub max_failure_rate: f64,
+    pub(crate) prompt_token_ids: bool,
+    pub(crate) dataset: DatasetSpec,
+    pub(crate) max_concurrency: Option<usize>,
+    pub(crate) request_rate: f64,
+    pub(crate) burstiness: f64,
+    pub(crate) num_warmups: usize,
+    pub(crate) ignore_eos: bool,
+    pub(crate) metrics: Vec<Metric>,
+    pub(crate) percentiles: Vec<f64>,
+    pub(crate) goodput: Vec<(Metric, f64)>,
+    pub(crate) result_path: Option<PathBuf>,
+    pub(crate) metadata: Vec<(String, String)>,
+    pub(crate) progress: progress::Mode,
+    pub(crate) progress_every: Duration,
+    pub(crate) server_pid: Option<u32>,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_failure_rate: f64,
 }
 
-pub struct Outcome {
-    pub result: Value,
-    pub metrics: RunMetrics,
-    pub summary: String,
-    pub aborted: Option<String>,
+pub(crate) struct Outcome {
+    pub(crate) metrics: RunMetrics,
+    pub(crate) summary: String,
+    pub(crate) aborted: Option<String>,
 }
 
 impl Outcome {
     /// Why the run failed its checks, if it did (the result is written
     /// either way): aborted, nothing completed, or more failed requests
     /// than `max_failure_rate` allows. One policy for `bench serve` and `run`.
-    pub fn verdict(&self, max_failure_rate: f64) -> Option<String> {
+    pub(crate) fn verdict(&self, max_failure_rate: f64) -> Option<String> {
         let m = &self.metrics;
         let errors = || {
             m.errors
@@ -152,7 +151,7 @@ async fn alive_after(pid: u32, ms: u64) -> bool {
 }
 
 /// Whether a process is alive (a zombie counts as dead).
-pub fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => {
             // The state follows the parenthesised command name.
@@ -211,7 +210,7 @@ fn clients() -> Result<request::Clients> {
 }
 
 /// Prepares the dataset and request bodies, then runs the benchmark.
-pub fn run(opts: &BenchOptions) -> Result<Outcome> {
+pub(crate) fn run(opts: &BenchOptions) -> Result<Outcome> {
     if let Some(path) = &opts.result_path {
         check_writable(path)?;
     }
@@ -292,7 +291,6 @@ pub fn run(opts: &BenchOptions) -> Result<Outcome> {
             .map_err(|e| Error::env(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(Outcome {
-        result,
         metrics: m,
         summary,
         aborted,
@@ -620,7 +618,6 @@ mod tests {
     #[test]
     fn a_run_with_nothing_completed_fails_whatever_the_rate() {
         let mut o = Outcome {
-            result: Value::Null,
             metrics: RunMetrics::default(),
             summary: String::new(),
             aborted: None,

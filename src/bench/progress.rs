@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     Bar,
     Lines,
     Off,
@@ -15,7 +15,7 @@ pub enum Mode {
 impl Mode {
     /// Bar on an interactive terminal, lines in CI (`GITHUB_ACTIONS=true`,
     /// `CI=true`) or when stderr is redirected; off with `--disable-tqdm`.
-    pub fn detect(disabled: bool) -> Mode {
+    pub(crate) fn detect(disabled: bool) -> Mode {
         let ci = crate::diag::in_github_actions() || std::env::var("CI").is_ok_and(|x| x == "true");
         if disabled {
             Mode::Off
@@ -27,20 +27,20 @@ impl Mode {
     }
 }
 
-pub struct Progress {
+pub(crate) struct Progress {
     mode: Mode,
     bar: Option<ProgressBar>,
     total: usize,
     start: Instant,
     last_line: Instant,
     every: Duration,
-    pub done: usize,
-    pub failed: usize,
-    pub tokens: u64,
+    pub(crate) done: usize,
+    pub(crate) failed: usize,
+    pub(crate) tokens: u64,
 }
 
 impl Progress {
-    pub fn new(mode: Mode, total: usize, every: Duration) -> Progress {
+    pub(crate) fn new(mode: Mode, total: usize, every: Duration) -> Progress {
         let bar = (mode == Mode::Bar).then(|| {
             let b = ProgressBar::new(total as u64);
             if let Ok(style) = ProgressStyle::with_template(
@@ -69,7 +69,7 @@ impl Progress {
         (self.done as f64 / s, self.tokens as f64 / s)
     }
 
-    pub fn update(&mut self, ok: bool, tokens: u64) {
+    pub(crate) fn update(&mut self, ok: bool, tokens: u64) {
         self.done += 1;
         self.failed += usize::from(!ok);
         self.tokens += tokens;
@@ -100,7 +100,7 @@ impl Progress {
         );
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         match self.mode {
             Mode::Bar => {
                 if let Some(b) = &self.bar {

@@ -8,20 +8,20 @@ use super::metrics::Metric;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Protocol {
+pub(crate) struct Protocol {
     /// Input/output lengths uniform in [ratio x L, L], unless the caller gives one.
-    pub range_ratio: f64,
+    pub(crate) range_ratio: f64,
     /// Measured prompts per unit of concurrency, unless the caller gives a count.
-    pub prompts_per_conc: usize,
+    pub(crate) prompts_per_conc: usize,
     /// Warm-up requests per unit of concurrency (the seed's 2 x C).
-    pub warmups_per_conc: usize,
-    pub metrics: [Metric; 4],
-    pub percentiles: [f64; 4],
+    pub(crate) warmups_per_conc: usize,
+    pub(crate) metrics: [Metric; 4],
+    pub(crate) percentiles: [f64; 4],
 }
 
 /// The seed system's CI protocol: random dataset, every request at once
 /// (rate inf) under the concurrency cap, exact output lengths (ignore-eos).
-pub const SWEEP: Protocol = Protocol {
+pub(crate) const SWEEP: Protocol = Protocol {
     range_ratio: 0.8,
     prompts_per_conc: 10,
     warmups_per_conc: 2,
@@ -32,7 +32,7 @@ pub const SWEEP: Protocol = Protocol {
 impl Protocol {
     /// Sets what the protocol owns on `o`, whose `max_concurrency` must be
     /// set. `range_ratio`/`num_prompts` are the caller's, when given.
-    pub fn apply(
+    pub(crate) fn apply(
         &self,
         o: &mut BenchOptions,
         range_ratio: Option<f64>,

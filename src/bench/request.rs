@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 /// Why a request failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ErrorKind {
+pub(crate) enum ErrorKind {
     /// Could not connect (refused, unreachable).
     Connect,
     /// Non-200 answer.
@@ -31,7 +31,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         match self {
             ErrorKind::Connect => "connect".into(),
             ErrorKind::Http(c) => format!("http_{c}"),
@@ -47,54 +47,54 @@ impl ErrorKind {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Failure {
-    pub kind: ErrorKind,
-    pub detail: String,
+pub(crate) struct Failure {
+    pub(crate) kind: ErrorKind,
+    pub(crate) detail: String,
 }
 
 /// Everything measured about one request.
 #[derive(Debug, Clone, Default)]
-pub struct RequestRecord {
-    pub index: usize,
+pub(crate) struct RequestRecord {
+    pub(crate) index: usize,
     /// When the arrival process scheduled it, since the start of the phase.
-    pub scheduled: Duration,
+    pub(crate) scheduled: Duration,
     /// When it was free to go (scheduled, and a concurrency slot free).
-    pub ready: Option<Instant>,
+    pub(crate) ready: Option<Instant>,
     /// When the request was handed to the connection.
-    pub sent: Option<Instant>,
-    pub prompt_len: u32,
-    pub target_len: u32,
+    pub(crate) sent: Option<Instant>,
+    pub(crate) prompt_len: u32,
+    pub(crate) target_len: u32,
     /// The output tokens asked for (max_tokens); 0 when not known.
-    pub max_tokens: u32,
+    pub(crate) max_tokens: u32,
     /// Time to the first token-bearing chunk, from `sent`.
-    pub ttft: Option<Duration>,
+    pub(crate) ttft: Option<Duration>,
     /// Gaps between consecutive token-bearing chunks.
-    pub itl: Vec<Duration>,
+    pub(crate) itl: Vec<Duration>,
     /// Time to the last token-bearing chunk, from `sent`.
-    pub e2el: Option<Duration>,
-    pub finished_at: Option<Instant>,
-    pub answer_chunks: u32,
-    pub reasoning_chunks: u32,
-    pub usage_prompt: Option<u32>,
-    pub usage_completion: Option<u32>,
-    pub answer: String,
-    pub reasoning: String,
-    pub error: Option<Failure>,
+    pub(crate) e2el: Option<Duration>,
+    pub(crate) finished_at: Option<Instant>,
+    pub(crate) answer_chunks: u32,
+    pub(crate) reasoning_chunks: u32,
+    pub(crate) usage_prompt: Option<u32>,
+    pub(crate) usage_completion: Option<u32>,
+    pub(crate) answer: String,
+    pub(crate) reasoning: String,
+    pub(crate) error: Option<Failure>,
     /// The stream ended with a finish reason but without `data: [DONE]`.
-    pub missing_done: bool,
+    pub(crate) missing_done: bool,
     /// Sends repeated because a reused connection had been closed.
-    pub send_retries: u32,
+    pub(crate) send_retries: u32,
 }
 
 impl RequestRecord {
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.error.is_none()
     }
 
     /// The server's `usage.completion_tokens`, unless it exceeds what was
     /// asked for: a server cannot honestly send more than max_tokens, and a
     /// garbage count would be published as throughput.
-    pub fn plausible_usage(&self) -> Option<u32> {
+    pub(crate) fn plausible_usage(&self) -> Option<u32> {
         self.usage_completion
             .filter(|&u| self.max_tokens == 0 || u <= self.max_tokens)
     }
@@ -202,12 +202,12 @@ impl http_body::Body for TimedBody {
 /// The pooled client the run uses, and one that always opens a new
 /// connection, for the one resend after a stale pooled connection.
 #[derive(Clone)]
-pub struct Clients {
-    pub pooled: reqwest::Client,
-    pub fresh: reqwest::Client,
+pub(crate) struct Clients {
+    pub(crate) pooled: reqwest::Client,
+    pub(crate) fresh: reqwest::Client,
 }
 
-pub async fn run(
+pub(crate) async fn run(
     clients: &Clients,
     url: &str,
     body: bytes::Bytes,

@@ -5,21 +5,21 @@ use super::metrics::{Dist, Metric, RunMetrics};
 use serde_json::{Map, Value, json};
 
 /// What the result needs besides the metrics.
-pub struct RunInfo<'a> {
-    pub backend: &'a str,
-    pub model_id: &'a str,
-    pub tokenizer_id: &'a str,
-    pub num_prompts: usize,
-    pub max_concurrency: Option<usize>,
-    pub request_rate: f64,
-    pub burstiness: f64,
-    pub metadata: &'a [(String, String)],
-    pub aborted: Option<&'a str>,
-    pub num_warmups: usize,
+pub(crate) struct RunInfo<'a> {
+    pub(crate) backend: &'a str,
+    pub(crate) model_id: &'a str,
+    pub(crate) tokenizer_id: &'a str,
+    pub(crate) num_prompts: usize,
+    pub(crate) max_concurrency: Option<usize>,
+    pub(crate) request_rate: f64,
+    pub(crate) burstiness: f64,
+    pub(crate) metadata: &'a [(String, String)],
+    pub(crate) aborted: Option<&'a str>,
+    pub(crate) num_warmups: usize,
 }
 
 /// `YYYYMMDD-HHMMSS` in local time.
-pub fn local_timestamp() -> String {
+pub(crate) fn local_timestamp() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -42,7 +42,7 @@ pub fn local_timestamp() -> String {
 }
 
 /// `99` -> `p99`, `99.9` -> `p99.9`.
-pub fn percentile_word(p: f64) -> String {
+pub(crate) fn percentile_word(p: f64) -> String {
     if p.fract() == 0.0 {
         format!("p{}", p as u64)
     } else {
@@ -63,7 +63,7 @@ fn dist_json(d: &Dist) -> Value {
     Value::Object(o)
 }
 
-pub fn to_json(info: &RunInfo, m: &RunMetrics, date: &str) -> Value {
+pub(crate) fn to_json(info: &RunInfo, m: &RunMetrics, date: &str) -> Value {
     let mut r = Map::new();
     r.insert("date".into(), json!(date));
     r.insert("backend".into(), json!(info.backend));
@@ -162,7 +162,7 @@ fn title(out: &mut String, t: &str, fill: char) {
 }
 
 /// The end-of-run summary, laid out like vLLM's.
-pub fn summary(info: &RunInfo, m: &RunMetrics) -> String {
+pub(crate) fn summary(info: &RunInfo, m: &RunMetrics) -> String {
     let mut o = String::new();
     title(&mut o, " Serving Benchmark Result ", '=');
     line(&mut o, "Successful requests:", m.completed);

@@ -6,10 +6,10 @@
 
 /// The longest line accepted: far above any real chunk (a few KiB), far
 /// below what would exhaust memory.
-pub const MAX_LINE: usize = 16 << 20;
+pub(crate) const MAX_LINE: usize = 16 << 20;
 
 #[derive(Debug, Default)]
-pub struct Parser {
+pub(crate) struct Parser {
     /// The current line so far (without its end).
     line: Vec<u8>,
     /// The current event's data lines, each followed by `\n`.
@@ -24,7 +24,11 @@ pub struct Parser {
 impl Parser {
     /// Feeds the next bytes; every event they complete goes to `out`. Fails
     /// on a line longer than [`MAX_LINE`].
-    pub fn feed(&mut self, bytes: &[u8], out: &mut impl Extend<String>) -> Result<(), String> {
+    pub(crate) fn feed(
+        &mut self,
+        bytes: &[u8],
+        out: &mut impl Extend<String>,
+    ) -> Result<(), String> {
         let mut rest = bytes;
         // A UTF-8 byte-order mark may open the stream (and only there).
         while self.seen < 3 && !rest.is_empty() {
@@ -67,7 +71,7 @@ impl Parser {
 
     /// The stream ended: a last event without its closing blank line still
     /// counts (a server cut short must not lose what it sent).
-    pub fn finish(&mut self, out: &mut impl Extend<String>) {
+    pub(crate) fn finish(&mut self, out: &mut impl Extend<String>) {
         if !self.line.is_empty() {
             self.end_line(out);
         }

@@ -8,48 +8,24 @@ use crate::git::{self, LineChanges};
 use crate::github::api::{FileAtRef, GithubApi};
 use std::path::Path;
 
-/// Where each side of the diff came from, for the user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    LocalGit,
-    /// At least one side came from the API at this URL.
-    GithubApi {
-        api_url: String,
-        repository: String,
-    },
-}
-
-impl std::fmt::Display for Source {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Source::LocalGit => f.write_str("the local git clone"),
-            Source::GithubApi {
-                api_url,
-                repository,
-            } => write!(f, "the GitHub API ({api_url}, {repository})"),
-        }
-    }
-}
-
 #[derive(Debug)]
-pub struct Diff {
-    pub changes: LineChanges,
-    pub source: Source,
+pub(crate) struct Diff {
+    pub(crate) changes: LineChanges,
     /// One human line per side: "base abc123: local git" / "... GitHub API".
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
-/// The changes to `file` from `base` to `head`, and where they were read from.
-pub fn changelog_diff(file: &Path, base: &str, head: &str) -> Result<Diff> {
+/// The changes to `file` from `base` to `head`, with notes on where each side was read from.
+pub(crate) fn changelog_diff(file: &Path, base: &str, head: &str) -> Result<Diff> {
     git::ensure_repo()?;
     let base_local = git::has_commit(base)?;
     let head_local = git::has_commit(head)?;
-    let (changes, source, notes) = if base_local && head_local {
+    let (changes, notes) = if base_local && head_local {
         let diff = git::diff_refs(base, head, file)?;
         let notes = vec![format!(
             "changelog diff {base}..{head} read from the local git clone"
         )];
-        (git::parse_unified(&diff), Source::LocalGit, notes)
+        (git::parse_unified(&diff), notes)
     } else {
         let rt = crate::github::api::runtime()?;
         let _runtime = rt.enter();
@@ -91,26 +67,14 @@ pub fn changelog_diff(file: &Path, base: &str, head: &str) -> Result<Diff> {
         };
         let old = side(base, base_local)?;
         let new = side(head, head_local)?;
-        let source = Source::GithubApi {
-            api_url: api.api_url.clone(),
-            repository: format!("{}/{}", api.owner, api.repo),
-        };
-        (
-            git::parse_unified(&git::diff_texts(&old, &new)?),
-            source,
-            notes,
-        )
+        (git::parse_unified(&git::diff_texts(&old, &new)?), notes)
     };
-    Ok(Diff {
-        changes,
-        source,
-        notes,
-    })
+    Ok(Diff { changes, notes })
 }
 
 /// The added lines, with their line numbers in the head file. A removed
 /// line is an error quoting it; so is a diff that adds nothing.
-pub fn added_lines(
+pub(crate) fn added_lines(
     label: &str,
     base: &str,
     head: &str,

@@ -2,7 +2,7 @@
 //! wildcards), and the matrix a changelog diff produces (matrix.md,
 //! "`matrix changelog`").
 
-pub mod diff;
+pub(crate) mod diff;
 
 use crate::config::{ConfigEntry, MasterConfigs};
 use crate::diag::Diagnostic;
@@ -18,23 +18,27 @@ use std::collections::HashSet;
 /// One changelog entry, as written (patterns unexpanded).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub struct ChangelogEntry {
-    pub config_keys: Vec<String>,
-    pub description: Vec<String>,
-    pub pr_link: String,
-    pub evals_only: bool,
+pub(crate) struct ChangelogEntry {
+    pub(crate) config_keys: Vec<String>,
+    pub(crate) description: Vec<String>,
+    pub(crate) pr_link: String,
+    pub(crate) evals_only: bool,
     #[serde(skip)]
-    pub pos: Pos,
+    pub(crate) pos: Pos,
     /// Position of each config key, for "matches nothing" messages.
     #[serde(skip)]
-    pub key_pos: Vec<Pos>,
+    pub(crate) key_pos: Vec<Pos>,
 }
 
 const ENTRY_FIELDS: &[&str] = &["config-keys", "description", "pr-link", "evals-only"];
 
 /// Parses a list of changelog entries. With `require_entries`, an empty
 /// document or list is a problem (a diff must add at least one entry).
-pub fn parse_entries(sink: &mut Sink, root: &Node, require_entries: bool) -> Vec<ChangelogEntry> {
+pub(crate) fn parse_entries(
+    sink: &mut Sink,
+    root: &Node,
+    require_entries: bool,
+) -> Vec<ChangelogEntry> {
     if root.value == Value::Null {
         if require_entries {
             sink.push(
@@ -86,10 +90,10 @@ pub fn parse_entries(sink: &mut Sink, root: &Node, require_entries: bool) -> Vec
 /// characters (none included), nothing else is special, and the whole key
 /// must match. Compiled once by `globset` with every other glob
 /// metacharacter escaped.
-pub struct KeyPattern(globset::GlobMatcher);
+pub(crate) struct KeyPattern(globset::GlobMatcher);
 
 impl KeyPattern {
-    pub fn new(pattern: &str) -> Option<KeyPattern> {
+    pub(crate) fn new(pattern: &str) -> Option<KeyPattern> {
         let escaped: Vec<String> = pattern.split('*').map(globset::escape).collect();
         globset::GlobBuilder::new(&escaped.join("*"))
             .literal_separator(false)
@@ -99,20 +103,15 @@ impl KeyPattern {
             .map(|g| KeyPattern(g.compile_matcher()))
     }
 
-    pub fn is_match(&self, key: &str) -> bool {
+    pub(crate) fn is_match(&self, key: &str) -> bool {
         self.0.is_match(key)
     }
-}
-
-/// Whether `text` matches the key pattern (see [`KeyPattern`]).
-pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    KeyPattern::new(pattern).is_some_and(|p| p.is_match(text))
 }
 
 /// Resolves every entry's keys to configs: patterns must match something,
 /// plain keys must exist, and a key already taken by an earlier entry (or
 /// earlier in the same entry) is dropped. Reports every problem.
-pub fn resolve<'c>(
+pub(crate) fn resolve<'c>(
     file: &str,
     entries: &[ChangelogEntry],
     configs: &'c MasterConfigs,
@@ -178,25 +177,25 @@ fn match_keys<'c>(
 
 /// `changelog_metadata` of the output.
 #[derive(Debug, Clone, Serialize)]
-pub struct Metadata {
-    pub base_ref: String,
-    pub head_ref: String,
-    pub entries: Vec<ChangelogEntry>,
+pub(crate) struct Metadata {
+    pub(crate) base_ref: String,
+    pub(crate) head_ref: String,
+    pub(crate) entries: Vec<ChangelogEntry>,
 }
 
 /// The changelog command's output object.
 #[derive(Debug, Clone, Serialize)]
-pub struct ChangelogMatrix {
-    pub single_node: IndexMap<String, Vec<MatrixEntry>>,
-    pub multi_node: IndexMap<String, Vec<MatrixEntry>>,
-    pub changelog_metadata: Metadata,
+pub(crate) struct ChangelogMatrix {
+    pub(crate) single_node: IndexMap<String, Vec<MatrixEntry>>,
+    pub(crate) multi_node: IndexMap<String, Vec<MatrixEntry>>,
+    pub(crate) changelog_metadata: Metadata,
 }
 
 impl ChangelogMatrix {
     /// Expands each entry like `test-config`, marks evals per entry
     /// (`evals-only: true` → evals-only, else run-evals) and groups by
     /// node kind and seq-len name.
-    pub fn build(resolved: &[Vec<&ConfigEntry>], metadata: Metadata) -> ChangelogMatrix {
+    pub(crate) fn build(resolved: &[Vec<&ConfigEntry>], metadata: Metadata) -> ChangelogMatrix {
         let mut m = ChangelogMatrix {
             single_node: IndexMap::new(),
             multi_node: IndexMap::new(),
@@ -225,7 +224,7 @@ impl ChangelogMatrix {
     }
 
     /// (kind, seq name, entries) for every group.
-    pub fn groups(&self) -> impl Iterator<Item = (&'static str, &str, &[MatrixEntry])> {
+    pub(crate) fn groups(&self) -> impl Iterator<Item = (&'static str, &str, &[MatrixEntry])> {
         let single = self
             .single_node
             .iter()
@@ -239,7 +238,7 @@ impl ChangelogMatrix {
 
     /// Part i holds the i-th chunk of `max` entries of every group (an empty
     /// list where a group has fewer chunks), so each part keeps the shape.
-    pub fn split(&self, max: usize) -> Vec<ChangelogMatrix> {
+    pub(crate) fn split(&self, max: usize) -> Vec<ChangelogMatrix> {
         let parts = self
             .groups()
             .map(|(_, _, v)| v.len().div_ceil(max))
@@ -273,7 +272,7 @@ impl ChangelogMatrix {
 
 /// Parses the added lines of a changelog diff (joined, as YAML) into
 /// entries. Problem positions are mapped back to lines of the head file.
-pub fn parse_added(label: &str, lines: &[(u32, String)]) -> Result<Vec<ChangelogEntry>> {
+pub(crate) fn parse_added(label: &str, lines: &[(u32, String)]) -> Result<Vec<ChangelogEntry>> {
     let text: String = lines.iter().map(|(_, l)| format!("{l}\n")).collect();
     let file_line = |joined: u32| -> u32 {
         let i = usize::try_from(joined.saturating_sub(1)).unwrap_or(usize::MAX);
@@ -308,17 +307,20 @@ pub fn parse_added(label: &str, lines: &[(u32, String)]) -> Result<Vec<Changelog
 
 /// What `validate --changelog-file` found in a whole changelog.
 #[derive(Debug)]
-pub struct Validated {
-    pub entries: usize,
+pub(crate) struct Validated {
+    pub(crate) entries: usize,
     /// Entries whose keys no longer resolve. History is immutable (a config
     /// renamed or removed later), so these are warnings; only entries added
     /// by a change must resolve (`resolve`, used by `matrix changelog`).
-    pub warnings: Vec<Diagnostic>,
+    pub(crate) warnings: Vec<Diagnostic>,
 }
 
 /// Validates a whole changelog file: every entry's shape (errors) and,
 /// given the configs, that its keys still resolve (warnings).
-pub fn validate_file(path: &std::path::Path, configs: Option<&MasterConfigs>) -> Result<Validated> {
+pub(crate) fn validate_file(
+    path: &std::path::Path,
+    configs: Option<&MasterConfigs>,
+) -> Result<Validated> {
     let label = path.display().to_string();
     let text = crate::fsutil::read_input(path).map_err(Error::invalid)?;
     let mut sink = Sink::new(&label);
@@ -354,6 +356,10 @@ pub fn validate_file(path: &std::path::Path, configs: Option<&MasterConfigs>) ->
 mod tests {
     use super::*;
     use crate::matrix::fixtures;
+
+    fn wildcard_match(pattern: &str, text: &str) -> bool {
+        KeyPattern::new(pattern).is_some_and(|p| p.is_match(text))
+    }
 
     #[test]
     fn wildcards() {

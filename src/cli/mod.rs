@@ -43,7 +43,7 @@ use std::process::ExitCode;
         4 the run finished and wrote its output but failed a check (too many failed requests, \
         the server died)."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Append the step outputs `result-file` and `summary-file` (the files this
@@ -151,7 +151,7 @@ fn report(e: &Error) {
     let _ = err.write_all(text.as_bytes());
 }
 
-pub fn run(cli: Cli) -> Result<()> {
+pub(crate) fn run(cli: Cli) -> Result<()> {
     let files = dispatch(cli.command)?;
     if cli.file_outputs {
         github::output::write_file_outputs(files.result.as_deref(), files.summary.as_deref())?;

@@ -5,11 +5,11 @@ use crate::error::{Error, Result};
 use octocrab::Octocrab;
 use std::time::Duration;
 
-pub const DEFAULT_API_URL: &str = "https://api.github.com";
+pub(crate) const DEFAULT_API_URL: &str = "https://api.github.com";
 
 /// A single-threaded runtime for the API calls of one command (octocrab's
 /// client must be built inside a runtime: enter it before `from_env`).
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -17,7 +17,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// `from_env`, or an error saying which variables a command needs.
-pub fn require_env(command: &str) -> Result<GithubApi> {
+pub(crate) fn require_env(command: &str) -> Result<GithubApi> {
     GithubApi::from_env()?.ok_or_else(|| {
         Error::usage(format!(
             "{command} reads the GitHub API: set GITHUB_REPOSITORY=OWNER/REPO and GITHUB_TOKEN (and GITHUB_API_URL for GitHub Enterprise)"
@@ -25,16 +25,16 @@ pub fn require_env(command: &str) -> Result<GithubApi> {
     })
 }
 
-pub struct GithubApi {
+pub(crate) struct GithubApi {
     client: Octocrab,
-    pub api_url: String,
-    pub owner: String,
-    pub repo: String,
+    pub(crate) api_url: String,
+    pub(crate) owner: String,
+    pub(crate) repo: String,
 }
 
 /// What a file lookup at a ref found.
 #[derive(Debug, PartialEq, Eq)]
-pub enum FileAtRef {
+pub(crate) enum FileAtRef {
     Found(String),
     /// The ref exists but the file does not at that ref.
     NoFile,
@@ -44,7 +44,7 @@ pub enum FileAtRef {
 
 impl GithubApi {
     /// `None` when `GITHUB_REPOSITORY` is not set (no API fallback possible).
-    pub fn from_env() -> Result<Option<GithubApi>> {
+    pub(crate) fn from_env() -> Result<Option<GithubApi>> {
         let Some(repository) = std::env::var("GITHUB_REPOSITORY")
             .ok()
             .filter(|s| !s.is_empty())
@@ -59,7 +59,7 @@ impl GithubApi {
         GithubApi::new(&api_url, &repository, token).map(Some)
     }
 
-    pub fn new(api_url: &str, repository: &str, token: Option<String>) -> Result<GithubApi> {
+    pub(crate) fn new(api_url: &str, repository: &str, token: Option<String>) -> Result<GithubApi> {
         let (owner, repo) = repository
             .split_once('/')
             .filter(|(o, r)| !o.is_empty() && !r.is_empty() && !r.contains('/'))
@@ -92,7 +92,7 @@ impl GithubApi {
     }
 
     /// The raw text of `path` (relative to the repository root) at `git_ref`.
-    pub async fn file_at_ref(&self, path: &str, git_ref: &str) -> Result<FileAtRef> {
+    pub(crate) async fn file_at_ref(&self, path: &str, git_ref: &str) -> Result<FileAtRef> {
         let res = self
             .client
             .repos(&self.owner, &self.repo)
@@ -177,7 +177,7 @@ impl GithubApi {
     }
 
     /// Every job of a workflow run, all attempts.
-    pub async fn run_jobs(&self, run_id: u64) -> Result<Vec<serde_json::Value>> {
+    pub(crate) async fn run_jobs(&self, run_id: u64) -> Result<Vec<serde_json::Value>> {
         let route = format!(
             "/repos/{}/{}/actions/runs/{run_id}/jobs?filter=all",
             self.owner, self.repo
@@ -187,7 +187,7 @@ impl GithubApi {
     }
 
     /// Every artifact of a workflow run.
-    pub async fn run_artifacts(&self, run_id: u64) -> Result<Vec<serde_json::Value>> {
+    pub(crate) async fn run_artifacts(&self, run_id: u64) -> Result<Vec<serde_json::Value>> {
         let route = format!(
             "/repos/{}/{}/actions/runs/{run_id}/artifacts",
             self.owner, self.repo
@@ -201,7 +201,7 @@ impl GithubApi {
     }
 
     /// The zip archive of an artifact (the API redirects to storage).
-    pub async fn download_artifact(&self, artifact_id: u64) -> Result<bytes::Bytes> {
+    pub(crate) async fn download_artifact(&self, artifact_id: u64) -> Result<bytes::Bytes> {
         self.client
             .actions()
             .download_artifact(

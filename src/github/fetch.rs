@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Unpacks a zip archive under `dest`, refusing entries that would escape it.
-pub fn unzip(bytes: &[u8], dest: &Path) -> Result<usize> {
+pub(crate) fn unzip(bytes: &[u8], dest: &Path) -> Result<usize> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
         .map_err(|e| Error::env(format!("not a zip archive: {e}")))?;
     let mut files = 0;

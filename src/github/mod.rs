@@ -1,6 +1,6 @@
 //! Everything that talks to GitHub: the runner's output files and the REST API.
 
-pub mod api;
-pub mod fetch;
-pub mod output;
-pub mod run_stats;
+pub(crate) mod api;
+pub(crate) mod fetch;
+pub(crate) mod output;
+pub(crate) mod run_stats;

@@ -9,7 +9,7 @@ use crate::fsutil;
 use std::path::PathBuf;
 
 /// Checks an output name: letters, digits, `_` and `-`, not starting with a digit or `-`.
-pub fn check_name(name: &str) -> Result<()> {
+pub(crate) fn check_name(name: &str) -> Result<()> {
     let ok = name
         .chars()
         .next()
@@ -38,7 +38,7 @@ fn delimiter(value: &str) -> String {
 }
 
 /// The text of one output record.
-pub fn record(name: &str, value: &str) -> String {
+pub(crate) fn record(name: &str, value: &str) -> String {
     let d = delimiter(value);
     format!("{name}<<{d}\n{value}\n{d}\n")
 }
@@ -53,13 +53,13 @@ fn env_file(var: &str, purpose: &str) -> Result<PathBuf> {
 }
 
 /// Appends all `(name, value)` outputs to `$GITHUB_OUTPUT` in one write.
-pub fn write_outputs(pairs: &[(String, String)]) -> Result<()> {
+pub(crate) fn write_outputs(pairs: &[(String, String)]) -> Result<()> {
     append_to("GITHUB_OUTPUT", "--github-output", &records(pairs))
 }
 
 /// The files a command wrote, as the step outputs `result-file` and
 /// `summary-file` (what the composite action exposes), for `--file-outputs`.
-pub fn write_file_outputs(
+pub(crate) fn write_file_outputs(
     result: Option<&std::path::Path>,
     summary: Option<&std::path::Path>,
 ) -> Result<()> {
@@ -75,12 +75,12 @@ pub fn write_file_outputs(
 
 /// Appends environment variables for the job's later steps to `$GITHUB_ENV`
 /// (same multi-line record form as outputs).
-pub fn write_env(pairs: &[(String, String)]) -> Result<()> {
+pub(crate) fn write_env(pairs: &[(String, String)]) -> Result<()> {
     append_to("GITHUB_ENV", "--github-env", &records(pairs))
 }
 
 /// Appends Markdown to `$GITHUB_STEP_SUMMARY`.
-pub fn append_step_summary(markdown: &str) -> Result<()> {
+pub(crate) fn append_step_summary(markdown: &str) -> Result<()> {
     append_to("GITHUB_STEP_SUMMARY", "--step-summary", markdown)
 }
 

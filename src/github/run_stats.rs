@@ -9,25 +9,25 @@ use std::collections::BTreeMap;
 /// One SKU's line of run_stats.json, in the seed's shape
 /// (`{"b200": {"n_success": 1, "total": 2}}`).
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct SkuStats {
+pub(crate) struct SkuStats {
     #[serde(rename = "n_success")]
-    pub success: usize,
-    pub total: usize,
+    pub(crate) success: usize,
+    pub(crate) total: usize,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct RunStats {
-    pub run_id: u64,
-    pub repository: String,
-    pub skus: BTreeMap<String, SkuStats>,
+pub(crate) struct RunStats {
+    pub(crate) run_id: u64,
+    pub(crate) repository: String,
+    pub(crate) skus: BTreeMap<String, SkuStats>,
     /// Jobs whose name names no SKU (setup, collect, ...).
-    pub unmatched_jobs: usize,
+    pub(crate) unmatched_jobs: usize,
     /// Jobs skipped (not run); not counted.
-    pub skipped_jobs: usize,
+    pub(crate) skipped_jobs: usize,
 }
 
 /// SKUs of the runner config: each runner type's prefix before the first `-`.
-pub fn skus(runners: &RunnerConfig) -> Vec<String> {
+pub(crate) fn skus(runners: &RunnerConfig) -> Vec<String> {
     let mut s: Vec<String> = runners
         .type_names()
         .iter()
@@ -40,7 +40,7 @@ pub fn skus(runners: &RunnerConfig) -> Vec<String> {
 
 /// The SKU a job name mentions: the longest one found at a word start
 /// (so `gb200` is not counted as `b200`).
-pub fn sku_of<'a>(name: &str, skus: &'a [String]) -> Option<&'a str> {
+pub(crate) fn sku_of<'a>(name: &str, skus: &'a [String]) -> Option<&'a str> {
     let lower = name.to_ascii_lowercase();
     skus.iter()
         .filter(|s| {
@@ -52,7 +52,7 @@ pub fn sku_of<'a>(name: &str, skus: &'a [String]) -> Option<&'a str> {
         .map(String::as_str)
 }
 
-pub fn compute(run_id: u64, repository: &str, jobs: &[Value], skus: &[String]) -> RunStats {
+pub(crate) fn compute(run_id: u64, repository: &str, jobs: &[Value], skus: &[String]) -> RunStats {
     let mut st = RunStats {
         run_id,
         repository: repository.into(),
@@ -78,7 +78,7 @@ pub fn compute(run_id: u64, repository: &str, jobs: &[Value], skus: &[String]) -
     st
 }
 
-pub fn table(st: &RunStats) -> String {
+pub(crate) fn table(st: &RunStats) -> String {
     let rows: Vec<Vec<String>> = st
         .skus
         .iter()

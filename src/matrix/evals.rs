@@ -9,7 +9,7 @@ use std::collections::HashMap;
 const EVAL_SEQ: SeqLen = SeqLen::new(1024, 8192);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum EvalMode {
+pub(crate) enum EvalMode {
     /// Leave `run-eval` false everywhere.
     #[default]
     Off,
@@ -33,7 +33,7 @@ struct Group {
 /// spec-decoding), the entries with the highest tp and the highest conc among
 /// those, and, when the lowest tp differs, the lowest-tp entries with the
 /// highest conc among those. Everything else gets `run-eval: false`.
-pub fn apply(mut entries: Vec<MatrixEntry>, mode: EvalMode) -> Vec<MatrixEntry> {
+pub(crate) fn apply(mut entries: Vec<MatrixEntry>, mode: EvalMode) -> Vec<MatrixEntry> {
     if mode == EvalMode::Off {
         return entries;
     }

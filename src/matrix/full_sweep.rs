@@ -10,20 +10,20 @@ use crate::seqlen::SeqLen;
 
 /// Filters of a full sweep; every list filter keeps an item matching any value.
 #[derive(Debug, Clone)]
-pub struct FullSweep {
+pub(crate) struct FullSweep {
     /// Keeps configs whose KEY starts with one of these.
-    pub model_prefix: Vec<String>,
-    pub precision: Vec<String>,
-    pub framework: Vec<String>,
-    pub runner_type: Vec<String>,
-    pub seq_lens: Vec<SeqLen>,
-    pub step_size: u32,
-    pub min_conc: Option<i64>,
-    pub max_conc: Option<i64>,
-    pub max_tp: Option<i64>,
-    pub max_ep: Option<i64>,
-    pub runner_node_filter: Option<String>,
-    pub nodes: NodeKind,
+    pub(crate) model_prefix: Vec<String>,
+    pub(crate) precision: Vec<String>,
+    pub(crate) framework: Vec<String>,
+    pub(crate) runner_type: Vec<String>,
+    pub(crate) seq_lens: Vec<SeqLen>,
+    pub(crate) step_size: u32,
+    pub(crate) min_conc: Option<i64>,
+    pub(crate) max_conc: Option<i64>,
+    pub(crate) max_tp: Option<i64>,
+    pub(crate) max_ep: Option<i64>,
+    pub(crate) runner_node_filter: Option<String>,
+    pub(crate) nodes: NodeKind,
 }
 
 impl Default for FullSweep {
@@ -46,7 +46,7 @@ impl Default for FullSweep {
 }
 
 impl FullSweep {
-    pub fn generate(
+    pub(crate) fn generate(
         &self,
         configs: &MasterConfigs,
         runners: &RunnerConfig,

@@ -8,10 +8,10 @@ use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 
 /// Variable name -> value.
-pub type JobEnv = BTreeMap<String, String>;
+pub(crate) type JobEnv = BTreeMap<String, String>;
 
 /// Parses one matrix entry (as a job receives it, e.g. `toJson(matrix.config)`).
-pub fn parse_entry(json: &str, source: &str) -> Result<MatrixEntry> {
+pub(crate) fn parse_entry(json: &str, source: &str) -> Result<MatrixEntry> {
     let value: serde_json::Value =
         serde_json::from_str(json).map_err(|e| Error::usage(format!("{source}: not JSON: {e}")))?;
     let multi = value.get("prefill").is_some();
@@ -31,15 +31,19 @@ pub fn parse_entry(json: &str, source: &str) -> Result<MatrixEntry> {
 /// Where a job runs: the runner's name (unique per machine, GitHub's
 /// `RUNNER_NAME`) and the GPUs of one of its nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Host {
-    pub runner_name: String,
-    pub gpus_per_node: u64,
+pub(crate) struct Host {
+    pub(crate) runner_name: String,
+    pub(crate) gpus_per_node: u64,
 }
 
 impl Host {
     /// `runner_name` or, without one (a laptop), the entry's runner label;
     /// `gpus_per_node` or the runner type's default.
-    pub fn new(e: &MatrixEntry, runner_name: Option<&str>, gpus_per_node: Option<u64>) -> Host {
+    pub(crate) fn new(
+        e: &MatrixEntry,
+        runner_name: Option<&str>,
+        gpus_per_node: Option<u64>,
+    ) -> Host {
         let runner = match e {
             MatrixEntry::Single(s) => &s.runner,
             MatrixEntry::Multi(m) => &m.runner,
@@ -56,13 +60,13 @@ impl Host {
 
 /// GPUs per node of a runner type: 4 on Grace-Blackwell trays (GB200/GB300
 /// NVL72), 8 on every other GPU server the configs name.
-pub fn default_gpus_per_node(runner_type: &str) -> u64 {
+pub(crate) fn default_gpus_per_node(runner_type: &str) -> u64 {
     if runner_type.starts_with("gb") { 4 } else { 8 }
 }
 
 /// `RESULT_FILENAME` of the job, as the seed's recipes expect (compat.md §3),
 /// made safe as a file name. Multi-node: one name for all its concurrencies.
-pub fn result_name(e: &MatrixEntry, runner_name: &str) -> String {
+pub(crate) fn result_name(e: &MatrixEntry, runner_name: &str) -> String {
     let raw = match e {
         MatrixEntry::Single(s) => format!(
             "{}_{}_{}_tp{}_ep{}_dpa_{}_conc{}_specdecode_{}_{}",
@@ -100,7 +104,7 @@ pub fn result_name(e: &MatrixEntry, runner_name: &str) -> String {
 /// The result file (without `.json`) of one benchmark of the entry:
 /// single-node, `RESULT_FILENAME`; multi-node, `RESULT_FILENAME_conc{C}`, so
 /// its processed file matches the artifact's `agg_{RESULT_FILENAME}_*.json`.
-pub fn run_result_name(e: &MatrixEntry, conc: u32, runner_name: &str) -> String {
+pub(crate) fn run_result_name(e: &MatrixEntry, conc: u32, runner_name: &str) -> String {
     let name = result_name(e, runner_name);
     match e {
         MatrixEntry::Single(_) => name,
@@ -110,7 +114,7 @@ pub fn run_result_name(e: &MatrixEntry, conc: u32, runner_name: &str) -> String 
 
 /// With `PREFILL_NODES`/`DECODE_NODES` in the additional settings, the
 /// pool's nodes x GPUs per node must be its GPUs (compat.md §2).
-pub fn check_nodes(e: &MatrixEntry, gpus_per_node: u64) -> Result<()> {
+pub(crate) fn check_nodes(e: &MatrixEntry, gpus_per_node: u64) -> Result<()> {
     let MatrixEntry::Multi(m) = e else {
         return Ok(());
     };
@@ -161,7 +165,7 @@ pub fn check_nodes(e: &MatrixEntry, gpus_per_node: u64) -> Result<()> {
 /// The job's environment. Single-node: `CONC` and `RESULT_FILENAME` of that
 /// one benchmark. Multi-node: `CONC_LIST` and `RESULT_FILENAMES` (space
 /// separated, in the same order), and `CONC`/`RESULT_FILENAME` of the first.
-pub fn job_env(e: &MatrixEntry, host: &Host) -> Result<JobEnv> {
+pub(crate) fn job_env(e: &MatrixEntry, host: &Host) -> Result<JobEnv> {
     check_nodes(e, host.gpus_per_node)?;
     let mut env = JobEnv::new();
     // The fields both kinds of entry have, by JSON key (kebab-case) -> VAR.
@@ -236,7 +240,7 @@ pub fn job_env(e: &MatrixEntry, host: &Host) -> Result<JobEnv> {
 
 /// The same environment with `RESULT_FILENAME`/`CONC` set for one
 /// benchmark of the entry (multi-node entries run one per concurrency).
-pub fn job_env_at(e: &MatrixEntry, conc: u32, host: &Host) -> Result<JobEnv> {
+pub(crate) fn job_env_at(e: &MatrixEntry, conc: u32, host: &Host) -> Result<JobEnv> {
     let mut env = job_env(e, host)?;
     env.insert("CONC".into(), conc.to_string());
     env.insert(
@@ -247,14 +251,14 @@ pub fn job_env_at(e: &MatrixEntry, conc: u32, host: &Host) -> Result<JobEnv> {
 }
 
 /// `KEY=VALUE` lines for a shell (`set -a; . file`), values single-quoted.
-pub fn shell_lines(env: &JobEnv) -> String {
+pub(crate) fn shell_lines(env: &JobEnv) -> String {
     env.iter()
         .map(|(k, v)| format!("{k}={}\n", shell_quote(v)))
         .collect()
 }
 
 /// `v` as one POSIX shell word: `'...'`, a `'` written `'\''`.
-pub fn single_quote(v: &str) -> String {
+pub(crate) fn single_quote(v: &str) -> String {
     format!("'{}'", v.replace('\'', r"'\''"))
 }
 

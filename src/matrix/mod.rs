@@ -1,12 +1,12 @@
 //! Job-matrix generation (matrix.md). Each command is its own module and
 //! returns a list of [`MatrixEntry`]; eval marking and output are shared.
 
-pub mod evals;
-pub mod full_sweep;
-pub mod job_env;
-pub mod output;
-pub mod runner_model_sweep;
-pub mod test_config;
+pub(crate) mod evals;
+pub(crate) mod full_sweep;
+pub(crate) mod job_env;
+pub(crate) mod output;
+pub(crate) mod runner_model_sweep;
+pub(crate) mod test_config;
 
 use crate::config::{ConfigEntry, MultiNodeItem, SingleNodeItem, SpecDecoding, Worker};
 use crate::seqlen::SeqLen;
@@ -15,71 +15,71 @@ use serde::{Deserialize, Serialize};
 /// One single-node benchmark job. Field order is the output's key order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct SingleNodeEntry {
-    pub image: String,
-    pub model: String,
-    pub model_prefix: String,
-    pub precision: String,
-    pub framework: String,
-    pub runner: String,
-    pub isl: u32,
-    pub osl: u32,
-    pub tp: u32,
-    pub ep: u32,
-    pub dp_attn: bool,
-    pub conc: u32,
-    pub spec_decoding: SpecDecoding,
-    pub exp_name: String,
-    pub max_model_len: u32,
-    pub disagg: bool,
-    pub run_eval: bool,
+pub(crate) struct SingleNodeEntry {
+    pub(crate) image: String,
+    pub(crate) model: String,
+    pub(crate) model_prefix: String,
+    pub(crate) precision: String,
+    pub(crate) framework: String,
+    pub(crate) runner: String,
+    pub(crate) isl: u32,
+    pub(crate) osl: u32,
+    pub(crate) tp: u32,
+    pub(crate) ep: u32,
+    pub(crate) dp_attn: bool,
+    pub(crate) conc: u32,
+    pub(crate) spec_decoding: SpecDecoding,
+    pub(crate) exp_name: String,
+    pub(crate) max_model_len: u32,
+    pub(crate) disagg: bool,
+    pub(crate) run_eval: bool,
 }
 
 /// One multi-node (prefill/decode) benchmark job; `conc` is the whole list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct MultiNodeEntry {
-    pub image: String,
-    pub model: String,
-    pub model_prefix: String,
-    pub precision: String,
-    pub framework: String,
-    pub runner: String,
-    pub isl: u32,
-    pub osl: u32,
-    pub spec_decoding: SpecDecoding,
-    pub prefill: Worker,
-    pub decode: Worker,
-    pub conc: Vec<u32>,
-    pub max_model_len: u32,
-    pub exp_name: String,
-    pub disagg: bool,
-    pub run_eval: bool,
+pub(crate) struct MultiNodeEntry {
+    pub(crate) image: String,
+    pub(crate) model: String,
+    pub(crate) model_prefix: String,
+    pub(crate) precision: String,
+    pub(crate) framework: String,
+    pub(crate) runner: String,
+    pub(crate) isl: u32,
+    pub(crate) osl: u32,
+    pub(crate) spec_decoding: SpecDecoding,
+    pub(crate) prefill: Worker,
+    pub(crate) decode: Worker,
+    pub(crate) conc: Vec<u32>,
+    pub(crate) max_model_len: u32,
+    pub(crate) exp_name: String,
+    pub(crate) disagg: bool,
+    pub(crate) run_eval: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum MatrixEntry {
+pub(crate) enum MatrixEntry {
     Single(SingleNodeEntry),
     Multi(MultiNodeEntry),
 }
 
 impl MatrixEntry {
-    pub fn seq(&self) -> SeqLen {
+    pub(crate) fn seq(&self) -> SeqLen {
         match self {
             MatrixEntry::Single(e) => SeqLen::new(e.isl, e.osl),
             MatrixEntry::Multi(e) => SeqLen::new(e.isl, e.osl),
         }
     }
 
-    pub fn is_multinode(&self) -> bool {
+    pub(crate) fn is_multinode(&self) -> bool {
         matches!(self, MatrixEntry::Multi(_))
     }
 }
 
 /// Which kind of entries a command keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum NodeKind {
+pub(crate) enum NodeKind {
     #[default]
     Both,
     Single,
@@ -87,7 +87,7 @@ pub enum NodeKind {
 }
 
 impl NodeKind {
-    pub fn keeps(&self, cfg: &ConfigEntry) -> bool {
+    pub(crate) fn keeps(&self, cfg: &ConfigEntry) -> bool {
         match self {
             NodeKind::Both => true,
             NodeKind::Single => !cfg.is_multinode(),
@@ -97,12 +97,12 @@ impl NodeKind {
 }
 
 /// `exp-name`: `{model-prefix}_{seq-len name}`.
-pub fn exp_name(cfg: &ConfigEntry, seq: SeqLen) -> String {
+pub(crate) fn exp_name(cfg: &ConfigEntry, seq: SeqLen) -> String {
     format!("{}_{}", cfg.model_prefix, seq.name())
 }
 
 /// A single-node entry; `ep` and `dp-attn` take their defaults (1, false).
-pub fn single_entry(
+pub(crate) fn single_entry(
     cfg: &ConfigEntry,
     seq: SeqLen,
     item: &SingleNodeItem,
@@ -131,7 +131,7 @@ pub fn single_entry(
     }
 }
 
-pub fn multi_entry(
+pub(crate) fn multi_entry(
     cfg: &ConfigEntry,
     seq: SeqLen,
     item: &MultiNodeItem,
@@ -174,13 +174,13 @@ pub(crate) mod fixtures {
     use crate::fields::Sink;
     use crate::runners::{self, RunnerConfig};
 
-    pub const RUNNERS: &str = "\
+    pub(crate) const RUNNERS: &str = "\
 h100: [h100-cw_0, h100-cw_1, h100-nb_0]
 b200: [b200-nb_0, b200-nb_1]
 gb200: [gb200-nv_0]
 ";
 
-    pub const CONFIGS: &str = "\
+    pub(crate) const CONFIGS: &str = "\
 dsr1-fp8-h100-vllm:
   image: vllm/vllm-openai:v0.11.0
   model: deepseek-ai/DeepSeek-R1-0528
@@ -242,7 +242,7 @@ dsr1-fp4-gb200-dynamo-trt:
       conc-end: 512
 ";
 
-    pub fn load() -> (MasterConfigs, RunnerConfig) {
+    pub(crate) fn load() -> (MasterConfigs, RunnerConfig) {
         let mut sink = Sink::new("configs.yaml");
         let entries = config::parse_file(&mut sink, CONFIGS);
         assert!(

@@ -7,16 +7,16 @@ use crate::error::{Error, Result};
 use crate::github::output;
 
 /// GitHub's limit on the jobs one matrix may produce.
-pub const MAX_JOBS: usize = 256;
+pub(crate) const MAX_JOBS: usize = 256;
 
-pub enum MatrixOutput {
+pub(crate) enum MatrixOutput {
     List(Vec<MatrixEntry>),
     Changelog(ChangelogMatrix),
 }
 
 impl MatrixOutput {
     /// Compact JSON, the whole output (stdout always carries everything).
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         let r = match self {
             MatrixOutput::List(l) => serde_json::to_string(l),
             MatrixOutput::Changelog(c) => serde_json::to_string(c),
@@ -29,7 +29,7 @@ impl MatrixOutput {
     /// output becomes `{name}_1..{name}_N` of at most 256 entries each (for a
     /// changelog, part i holds the i-th chunk of every group) plus
     /// `{name}_parts = N`.
-    pub fn github_outputs(&self, name: &str, split: bool) -> Result<Vec<(String, String)>> {
+    pub(crate) fn github_outputs(&self, name: &str, split: bool) -> Result<Vec<(String, String)>> {
         output::check_name(name)?;
         let oversize = self.oversize_groups();
         if oversize.is_empty() {

@@ -10,19 +10,19 @@ use crate::seqlen::SeqLen;
 const SMOKE_SEQ: SeqLen = SeqLen::new(1024, 1024);
 
 #[derive(Debug, Clone, Default)]
-pub struct RunnerModelSweep {
-    pub runner_type: String,
-    pub model_prefix: Vec<String>,
-    pub precision: Vec<String>,
-    pub framework: Vec<String>,
-    pub runner_node_filter: Option<String>,
-    pub conc: Option<u32>,
+pub(crate) struct RunnerModelSweep {
+    pub(crate) runner_type: String,
+    pub(crate) model_prefix: Vec<String>,
+    pub(crate) precision: Vec<String>,
+    pub(crate) framework: Vec<String>,
+    pub(crate) runner_node_filter: Option<String>,
+    pub(crate) conc: Option<u32>,
     /// `Single` or `Multi`; `Both` is rejected (the CLI requires one).
-    pub nodes: NodeKind,
+    pub(crate) nodes: NodeKind,
 }
 
 impl RunnerModelSweep {
-    pub fn generate(
+    pub(crate) fn generate(
         &self,
         configs: &MasterConfigs,
         runners: &RunnerConfig,

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 const STEP: u32 = 2;
 
 /// Expands the given keys in order. Every key must exist.
-pub fn generate(
+pub(crate) fn generate(
     configs: &MasterConfigs,
     keys: &[String],
     conc: &[u32],
@@ -41,7 +41,7 @@ pub fn generate(
 
 /// Every entry of one config: range step 2; with `conc`, only those values
 /// (an item left with none is skipped).
-pub fn expand(cfg: &ConfigEntry, conc: &[u32]) -> Vec<MatrixEntry> {
+pub(crate) fn expand(cfg: &ConfigEntry, conc: &[u32]) -> Vec<MatrixEntry> {
     let keep = |values: Vec<u32>| -> Vec<u32> {
         if conc.is_empty() {
             values

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 /// What [`find_files`] found: the matching regular files (sorted), and what
 /// it passed over, each named with the reason (for a warning).
-pub struct Found {
-    pub files: Vec<PathBuf>,
-    pub skipped: Vec<Diagnostic>,
+pub(crate) struct Found {
+    pub(crate) files: Vec<PathBuf>,
+    pub(crate) skipped: Vec<Diagnostic>,
 }
 
 fn skipped(p: &Path, why: &str) -> Diagnostic {
@@ -26,7 +26,7 @@ fn skipped(p: &Path, why: &str) -> Diagnostic {
 }
 
 /// Files under `dir` (recursive) whose name matches `pred`.
-pub fn find_files(dir: &Path, pred: &dyn Fn(&str) -> bool) -> Result<Found> {
+pub(crate) fn find_files(dir: &Path, pred: &dyn Fn(&str) -> bool) -> Result<Found> {
     if !dir.is_dir() {
         return Err(Error::usage(format!(
             "{} is not a directory",
@@ -75,14 +75,14 @@ pub fn find_files(dir: &Path, pred: &dyn Fn(&str) -> bool) -> Result<Found> {
 }
 
 /// Every processed result under a directory, and what was passed over.
-pub struct Collected {
-    pub results: Vec<Value>,
-    pub skipped: Vec<Diagnostic>,
+pub(crate) struct Collected {
+    pub(crate) results: Vec<Value>,
+    pub(crate) skipped: Vec<Diagnostic>,
 }
 
 /// Every processed result (a JSON object from an `agg_*.json` file) under `dir`.
 /// Aggregates (JSON arrays) are skipped; unreadable files are errors.
-pub fn gather(dir: &Path) -> Result<Collected> {
+pub(crate) fn gather(dir: &Path) -> Result<Collected> {
     let Found { files, skipped } =
         find_files(dir, &|n| n.starts_with("agg_") && n.ends_with(".json"))?;
     let mut out = Vec::new();
@@ -112,7 +112,7 @@ pub fn gather(dir: &Path) -> Result<Collected> {
 }
 
 /// A result field as table text (empty for a missing or null field).
-pub fn field_text(v: &Value, k: &str) -> String {
+pub(crate) fn field_text(v: &Value, k: &str) -> String {
     match &v[k] {
         Value::String(x) => x.clone(),
         Value::Null => String::new(),
@@ -173,7 +173,7 @@ const METRIC_COLS: [&str; 7] = [
 ];
 
 /// A table's header and formatted (unescaped) cells.
-pub type Table = (Vec<&'static str>, Vec<Vec<String>>);
+pub(crate) type Table = (Vec<&'static str>, Vec<Vec<String>>);
 
 /// One column: header, result field, and whether its text is upper-cased.
 struct Col(&'static str, &'static str, bool);
@@ -244,7 +244,7 @@ fn table(results: &[Value], multinode: bool, sort: &[&str], cols: &[Col]) -> Opt
     Some((header, cells))
 }
 
-pub fn single_node_table(results: &[Value]) -> Option<Table> {
+pub(crate) fn single_node_table(results: &[Value]) -> Option<Table> {
     let sort = [
         "infmax_model_prefix",
         "hw",
@@ -259,7 +259,7 @@ pub fn single_node_table(results: &[Value]) -> Option<Table> {
     table(results, false, &sort, &SINGLE_COLS)
 }
 
-pub fn multi_node_table(results: &[Value]) -> Option<Table> {
+pub(crate) fn multi_node_table(results: &[Value]) -> Option<Table> {
     let sort = [
         "infmax_model_prefix",
         "hw",
@@ -277,7 +277,7 @@ pub fn multi_node_table(results: &[Value]) -> Option<Table> {
 }
 
 /// Both tables with headings, or a note when there is nothing.
-pub fn tables(results: &[Value]) -> String {
+pub(crate) fn tables(results: &[Value]) -> String {
     let mut out = String::new();
     if let Some((h, rows)) = single_node_table(results) {
         out.push_str("### Single-node results\n\n");

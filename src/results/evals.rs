@@ -13,7 +13,7 @@ fn get_num(results: &Value, key: &str) -> Option<f64> {
 }
 
 /// Rows for every task of one harness result file.
-pub fn rows_from(meta: &Value, harness: &Value, source: &str) -> Vec<Value> {
+pub(crate) fn rows_from(meta: &Value, harness: &Value, source: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let Some(results) = harness["results"].as_object() else {
         return out;
@@ -112,16 +112,16 @@ pub fn rows_from(meta: &Value, harness: &Value, source: &str) -> Vec<Value> {
 /// What `gather` found: the rows, and the eval folders (their
 /// `meta_env.json`) without readable harness results: an eval that did not
 /// finish, which a score floor must not pass.
-pub struct Gathered {
-    pub rows: Vec<Value>,
-    pub incomplete: Vec<String>,
+pub(crate) struct Gathered {
+    pub(crate) rows: Vec<Value>,
+    pub(crate) incomplete: Vec<String>,
     /// What the search passed over (see [`find_files`]).
-    pub skipped: Vec<crate::diag::Diagnostic>,
+    pub(crate) skipped: Vec<crate::diag::Diagnostic>,
 }
 
 /// Every eval under `dir`: a folder with `meta_env.json` and harness
 /// results (`results*.json` with `lm_eval_version`; the newest if several).
-pub fn gather(dir: &Path) -> Result<Gathered> {
+pub(crate) fn gather(dir: &Path) -> Result<Gathered> {
     let Found {
         files: metas,
         mut skipped,
@@ -240,7 +240,7 @@ fn text(v: &Value) -> String {
     }
 }
 
-pub fn table(rows: &[Value]) -> String {
+pub(crate) fn table(rows: &[Value]) -> String {
     if rows.is_empty() {
         return "No eval results found.\n".into();
     }
@@ -286,7 +286,11 @@ pub fn table(rows: &[Value]) -> String {
 
 /// Rows below their minimum score. Thresholds: YAML `task: min` or
 /// `task: {default: min, MODEL: min}`; scores are fractions (0.9 = 90%).
-pub fn below_thresholds(rows: &[Value], thresholds_yaml: &str, file: &str) -> Result<Vec<String>> {
+pub(crate) fn below_thresholds(
+    rows: &[Value],
+    thresholds_yaml: &str,
+    file: &str,
+) -> Result<Vec<String>> {
     let parsed: std::collections::BTreeMap<String, Value> = serde_saphyr::from_str(thresholds_yaml)
         .map_err(|e| {
             Error::usage(format!(

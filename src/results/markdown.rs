@@ -3,7 +3,7 @@
 
 /// Escapes text for a GitHub-flavoured Markdown table cell: no `|` can end
 /// the cell, no HTML or emphasis can render, no newline can end the row.
-pub fn cell(s: &str) -> String {
+pub(crate) fn cell(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -24,7 +24,7 @@ pub fn cell(s: &str) -> String {
 }
 
 /// A table: header cells and rows of already-formatted cells (escaped here).
-pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut out = String::new();
     out.push_str(&format!(
         "| {} |\n",
@@ -45,10 +45,10 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// GitHub rejects a step summary over 1 MiB; stay below with a margin.
-pub const SUMMARY_LIMIT: usize = 1024 * 1024 - 64 * 1024;
+pub(crate) const SUMMARY_LIMIT: usize = 1024 * 1024 - 64 * 1024;
 
 /// Cuts `markdown` at a row boundary to fit `limit`, noting where the rest is.
-pub fn fit(markdown: &str, limit: usize, artifact: &str) -> String {
+pub(crate) fn fit(markdown: &str, limit: usize, artifact: &str) -> String {
     if markdown.len() <= limit {
         return markdown.to_string();
     }

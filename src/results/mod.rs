@@ -1,8 +1,8 @@
 //! Turning raw runs into what people read: processed results, aggregates,
 //! summary and eval tables, charts (results.md §2-§4).
 
-pub mod collect;
-pub mod evals;
-pub mod markdown;
-pub mod process;
-pub mod report;
+pub(crate) mod collect;
+pub(crate) mod evals;
+pub(crate) mod markdown;
+pub(crate) mod process;
+pub(crate) mod report;

@@ -34,15 +34,15 @@ const MULTI: [&str; 10] = [
 ];
 
 /// The variables a run needs: the common ones plus the single- or multi-node set.
-pub fn required_vars(multinode: bool) -> Vec<&'static str> {
+pub(crate) fn required_vars(multinode: bool) -> Vec<&'static str> {
     let extra: &[&str] = if multinode { &MULTI } else { &SINGLE };
     COMMON.iter().chain(extra).copied().collect()
 }
 
 /// The job environment, as read (a map so tests need not touch the process env).
-pub type Env = BTreeMap<String, String>;
+pub(crate) type Env = BTreeMap<String, String>;
 
-pub fn env_from_process() -> Env {
+pub(crate) fn env_from_process() -> Env {
     COMMON
         .iter()
         .chain(SINGLE.iter())
@@ -86,19 +86,11 @@ impl Vars<'_> {
 }
 
 /// The processed result for one run.
-pub fn process(run: &Value, env: &Env) -> Result<Value> {
+pub(crate) fn process(run: &Value, env: &Env) -> Result<Value> {
     let multinode = env
         .get("IS_MULTINODE")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-    let required: Vec<&str> = COMMON
-        .iter()
-        .chain(if multinode {
-            MULTI.iter()
-        } else {
-            SINGLE.iter()
-        })
-        .copied()
-        .collect();
+    let required = required_vars(multinode);
     let missing: Vec<&str> = required
         .iter()
         .filter(|k| env.get(**k).is_none_or(|v| v.trim().is_empty()))
@@ -233,7 +225,7 @@ pub fn process(run: &Value, env: &Env) -> Result<Value> {
 
 /// Prefill and decode GPUs from a result named as the seed's multi-node
 /// launchers name them: `..._gpus_{N}_ctx_{P}_gen_{D}[.json]` (N = P + D).
-pub fn gpus_from_name(name: &str) -> Option<(u64, u64)> {
+pub(crate) fn gpus_from_name(name: &str) -> Option<(u64, u64)> {
     let stem = name.strip_suffix(".json").unwrap_or(name);
     let at = stem.rfind("_gpus_")?;
     let mut parts = stem[at + "_gpus_".len()..].split('_');
@@ -270,7 +262,7 @@ fn env_with_name_gpus(env: &Env, file: &Path) -> Env {
 }
 
 /// Reads the run's result, writes `agg_{RESULT_FILENAME}.json` into `out_dir`.
-pub fn run(result_file: Option<&Path>, out_dir: &Path, env: &Env) -> Result<PathBuf> {
+pub(crate) fn run(result_file: Option<&Path>, out_dir: &Path, env: &Env) -> Result<PathBuf> {
     let name = env.get("RESULT_FILENAME").cloned().unwrap_or_default();
     // It names a file inside out_dir: no path, nothing a log would render.
     if name.contains(['/', '\\']) || name.chars().any(char::is_control) {

@@ -25,7 +25,7 @@ const COLORS: [&str; 20] = [
 ];
 
 /// Escapes text for XML/HTML.
-pub fn xml(s: &str) -> String {
+pub(crate) fn xml(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -34,13 +34,13 @@ pub fn xml(s: &str) -> String {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Point {
-    pub x: f64,
-    pub y: f64,
+pub(crate) struct Point {
+    pub(crate) x: f64,
+    pub(crate) y: f64,
 }
 
 /// Points not dominated by another (higher or equal on both axes, higher on one), by x.
-pub fn pareto(points: &[Point]) -> Vec<Point> {
+pub(crate) fn pareto(points: &[Point]) -> Vec<Point> {
     let mut front: Vec<Point> = points
         .iter()
         .filter(|p| {
@@ -81,7 +81,7 @@ fn fmt_tick(v: f64) -> String {
 }
 
 /// One chart. `series`: (label, points).
-pub fn svg(title: &str, series: &[(String, Vec<Point>)]) -> String {
+pub(crate) fn svg(title: &str, series: &[(String, Vec<Point>)]) -> String {
     let all: Vec<Point> = series.iter().flat_map(|(_, p)| p.iter().copied()).collect();
     let (xmax, xstep) = nice(all.iter().map(|p| p.x).fold(0.0, f64::max));
     let (ymax, ystep) = nice(all.iter().map(|p| p.y).fold(0.0, f64::max));
@@ -215,9 +215,9 @@ pub fn svg(title: &str, series: &[(String, Vec<Point>)]) -> String {
 
 /// Charts keyed by (model prefix, seq-len name), each with its series.
 /// A chart's lines: (label, points).
-pub type Series = Vec<(String, Vec<Point>)>;
+pub(crate) type Series = Vec<(String, Vec<Point>)>;
 
-pub fn charts(results: &[Value]) -> BTreeMap<(String, String), Series> {
+pub(crate) fn charts(results: &[Value]) -> BTreeMap<(String, String), Series> {
     let mut out: BTreeMap<(String, String), BTreeMap<String, Vec<Point>>> = BTreeMap::new();
     for r in results {
         let (Some(x), Some(y)) = (r["median_intvty"].as_f64(), r["tput_per_gpu"].as_f64()) else {
@@ -270,7 +270,7 @@ fn html_table(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// Writes the charts and report.html into `out`; returns the files written.
-pub fn write(results: &[Value], out: &Path, notice: Option<&str>) -> Result<Vec<PathBuf>> {
+pub(crate) fn write(results: &[Value], out: &Path, notice: Option<&str>) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out)
         .map_err(|e| Error::env(format!("cannot create {}: {e}", out.display())))?;
     let mut written = Vec::new();

@@ -5,14 +5,14 @@ use serde_json::{Value, json};
 
 /// Which endpoint a request came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
+pub(crate) enum Endpoint {
     Completions,
     Chat,
 }
 
 /// The prompt as sent.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Prompt {
+pub(crate) enum Prompt {
     Text(String),
     TokenIds(Vec<u32>),
     /// Chat messages' text contents, in order.
@@ -21,26 +21,26 @@ pub enum Prompt {
 
 /// A validated generation request.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GenRequest {
-    pub endpoint: Endpoint,
-    pub model: String,
-    pub prompt: Prompt,
-    pub max_tokens: Option<u32>,
-    pub min_tokens: u32,
-    pub ignore_eos: bool,
-    pub stream: bool,
-    pub include_usage: bool,
+pub(crate) struct GenRequest {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) model: String,
+    pub(crate) prompt: Prompt,
+    pub(crate) max_tokens: Option<u32>,
+    pub(crate) min_tokens: u32,
+    pub(crate) ignore_eos: bool,
+    pub(crate) stream: bool,
+    pub(crate) include_usage: bool,
 }
 
 /// An error response: HTTP status and the body vLLM sends.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ApiError {
-    pub status: u16,
-    pub body: Value,
+pub(crate) struct ApiError {
+    pub(crate) status: u16,
+    pub(crate) body: Value,
 }
 
 impl ApiError {
-    pub fn new(status: u16, message: impl Into<String>, param: Option<&str>) -> ApiError {
+    pub(crate) fn new(status: u16, message: impl Into<String>, param: Option<&str>) -> ApiError {
         let kind = match status {
             400 => "BadRequestError",
             404 => "NotFoundError",
@@ -54,7 +54,7 @@ impl ApiError {
         }
     }
 
-    pub fn bad(message: impl Into<String>, param: &str) -> ApiError {
+    pub(crate) fn bad(message: impl Into<String>, param: &str) -> ApiError {
         ApiError::new(400, message, Some(param))
     }
 }
@@ -88,7 +88,7 @@ fn opt_bool(body: &Value, field: &str) -> Result<bool, ApiError> {
 
 /// Parses and validates a request body. `served` is the model name the
 /// server answers to.
-pub fn parse(endpoint: Endpoint, raw: &[u8], served: &str) -> Result<GenRequest, ApiError> {
+pub(crate) fn parse(endpoint: Endpoint, raw: &[u8], served: &str) -> Result<GenRequest, ApiError> {
     let body: Value = serde_json::from_slice(raw)
         .map_err(|e| ApiError::new(400, format!("Invalid JSON in request body: {e}"), None))?;
     if !body.is_object() {
@@ -240,19 +240,19 @@ fn parse_messages(v: Option<&Value>) -> Result<Prompt, ApiError> {
 }
 
 /// Identity and bookkeeping of one response.
-pub struct Ids<'a> {
-    pub id: &'a str,
-    pub created: u64,
-    pub model: &'a str,
+pub(crate) struct Ids<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) created: u64,
+    pub(crate) model: &'a str,
 }
 
-pub fn usage(prompt: u32, completion: u32) -> Value {
+pub(crate) fn usage(prompt: u32, completion: u32) -> Value {
     json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion})
 }
 
 /// A streamed chunk carrying `text` (as reasoning when `reasoning`), or the
 /// final chunk when `finish` is set.
-pub fn chunk(
+pub(crate) fn chunk(
     endpoint: Endpoint,
     ids: &Ids,
     text: &str,
@@ -279,7 +279,7 @@ pub fn chunk(
 }
 
 /// The first chat chunk: the role, with empty content (as vLLM sends it).
-pub fn role_chunk(ids: &Ids) -> Value {
+pub(crate) fn role_chunk(ids: &Ids) -> Value {
     json!({
         "id": ids.id, "object": "chat.completion.chunk", "created": ids.created, "model": ids.model,
         "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": null, "finish_reason": null}],
@@ -287,7 +287,7 @@ pub fn role_chunk(ids: &Ids) -> Value {
 }
 
 /// The usage-only chunk sent last when `stream_options.include_usage` is set.
-pub fn usage_chunk(endpoint: Endpoint, ids: &Ids, prompt: u32, completion: u32) -> Value {
+pub(crate) fn usage_chunk(endpoint: Endpoint, ids: &Ids, prompt: u32, completion: u32) -> Value {
     let object = match endpoint {
         Endpoint::Completions => "text_completion",
         Endpoint::Chat => "chat.completion.chunk",
@@ -296,7 +296,7 @@ pub fn usage_chunk(endpoint: Endpoint, ids: &Ids, prompt: u32, completion: u32) 
 }
 
 /// A whole non-streamed response.
-pub fn full_response(
+pub(crate) fn full_response(
     endpoint: Endpoint,
     ids: &Ids,
     reasoning: &str,

@@ -24,7 +24,7 @@ const BATCH: Duration = Duration::from_micros(40);
 
 /// Asks the kernel for precise wake-ups on this thread (Linux timer slack
 /// defaults to 50 µs).
-pub fn precise_thread() {
+pub(crate) fn precise_thread() {
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_TIMERSLACK takes one unsigned long and only affects the calling thread.
     unsafe {
@@ -33,7 +33,7 @@ pub fn precise_thread() {
 }
 
 /// Sleeps until `deadline` with ~10 µs precision (sleep, then spin).
-pub fn sleep_until(deadline: Instant) {
+pub(crate) fn sleep_until(deadline: Instant) {
     loop {
         let now = Instant::now();
         if now >= deadline {
@@ -51,12 +51,12 @@ pub fn sleep_until(deadline: Instant) {
 }
 
 /// A token stream scheduled at fixed times: token k is due at `first + k·gap`.
-pub struct Series {
-    pub first: Instant,
-    pub gap: Duration,
-    pub count: u32,
+pub(crate) struct Series {
+    pub(crate) first: Instant,
+    pub(crate) gap: Duration,
+    pub(crate) count: u32,
     /// Receives each token's scheduled time when it is due.
-    pub tx: UnboundedSender<Instant>,
+    pub(crate) tx: UnboundedSender<Instant>,
 }
 
 struct Entry {
@@ -89,22 +89,22 @@ struct State {
 
 /// The timer thread's handle; cloning shares the thread.
 #[derive(Clone)]
-pub struct Timer {
+pub(crate) struct Timer {
     shared: Arc<(Mutex<State>, Condvar)>,
     /// Tokens handed over more than this after their due time count as late.
     late_after: Duration,
-    pub stats: Arc<LateStats>,
+    pub(crate) stats: Arc<LateStats>,
 }
 
 /// How far behind schedule the timer thread itself ran.
 #[derive(Default)]
-pub struct LateStats {
-    pub late_tokens: std::sync::atomic::AtomicU64,
-    pub max_late_ns: std::sync::atomic::AtomicU64,
+pub(crate) struct LateStats {
+    pub(crate) late_tokens: std::sync::atomic::AtomicU64,
+    pub(crate) max_late_ns: std::sync::atomic::AtomicU64,
 }
 
 impl Timer {
-    pub fn start(late_after: Duration) -> Timer {
+    pub(crate) fn start(late_after: Duration) -> Timer {
         let t = Timer {
             shared: Arc::new((Mutex::new(State::default()), Condvar::new())),
             late_after,
@@ -119,7 +119,7 @@ impl Timer {
     }
 
     /// Schedules every token of a series.
-    pub fn add(&self, series: Series) {
+    pub(crate) fn add(&self, series: Series) {
         if series.count == 0 {
             return;
         }

@@ -14,21 +14,21 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 /// Parameters of the continuous-batching model.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct EngineParams {
+pub(crate) struct EngineParams {
     /// Requests decoded together at most; the rest wait in a FIFO queue.
-    pub max_num_seqs: u32,
+    pub(crate) max_num_seqs: u32,
     /// Prefill speed, prompt tokens per second.
-    pub prefill_tps: f64,
+    pub(crate) prefill_tps: f64,
     /// Chunked prefill: prompt tokens processed per step at most.
-    pub prefill_chunk: u32,
+    pub(crate) prefill_chunk: u32,
     /// Decode step time = base + per_seq · batch size.
-    pub decode_base_ms: f64,
-    pub decode_per_seq_ms: f64,
+    pub(crate) decode_base_ms: f64,
+    pub(crate) decode_per_seq_ms: f64,
 }
 
 /// Hardware presets: shapes in the right proportions (a DeepSeek-class
 /// model), not measurements of any engine.
-pub const PRESETS: &[(&str, EngineParams)] = &[
+pub(crate) const PRESETS: &[(&str, EngineParams)] = &[
     (
         "h100",
         EngineParams {
@@ -101,18 +101,18 @@ pub const PRESETS: &[(&str, EngineParams)] = &[
     ),
 ];
 
-pub fn preset(name: &str) -> Option<EngineParams> {
+pub(crate) fn preset(name: &str) -> Option<EngineParams> {
     // A runner type such as `b200-dgxc` uses its SKU's preset.
     let sku = name.split('-').next().unwrap_or(name);
     PRESETS.iter().find(|(n, _)| *n == sku).map(|(_, p)| *p)
 }
 
-pub fn preset_names() -> Vec<&'static str> {
+pub(crate) fn preset_names() -> Vec<&'static str> {
     PRESETS.iter().map(|(n, _)| *n).collect()
 }
 
 /// Produces token schedules for requests.
-pub enum Generator {
+pub(crate) enum Generator {
     Fixed {
         ttft: Duration,
         itl: Duration,
@@ -123,7 +123,7 @@ pub enum Generator {
 }
 
 impl Generator {
-    pub fn fixed(ttft: Duration, itl: Duration) -> Generator {
+    pub(crate) fn fixed(ttft: Duration, itl: Duration) -> Generator {
         Generator::Fixed {
             ttft,
             itl,
@@ -132,13 +132,13 @@ impl Generator {
         }
     }
 
-    pub fn model(params: EngineParams) -> Generator {
+    pub(crate) fn model(params: EngineParams) -> Generator {
         Generator::Model(EngineModel::start(params))
     }
 
     /// Starts generating `output_tokens` tokens for a request whose body was
     /// fully read at `arrived`.
-    pub fn submit(
+    pub(crate) fn submit(
         &self,
         arrived: Instant,
         prompt_tokens: u32,
@@ -161,14 +161,14 @@ impl Generator {
         rx
     }
 
-    pub fn running(&self) -> u64 {
+    pub(crate) fn running(&self) -> u64 {
         match self {
             Generator::Fixed { active, .. } => active.load(Relaxed),
             Generator::Model(m) => m.running.load(Relaxed),
         }
     }
 
-    pub fn waiting(&self) -> u64 {
+    pub(crate) fn waiting(&self) -> u64 {
         match self {
             Generator::Fixed { .. } => 0,
             Generator::Model(m) => m.waiting.load(Relaxed),
@@ -176,20 +176,20 @@ impl Generator {
     }
 
     /// Counts streams in flight for fixed mode's `running` gauge.
-    pub fn stream_started(&self) {
+    pub(crate) fn stream_started(&self) {
         if let Generator::Fixed { active, .. } = self {
             active.fetch_add(1, Relaxed);
         }
     }
 
-    pub fn stream_ended(&self) {
+    pub(crate) fn stream_ended(&self) {
         if let Generator::Fixed { active, .. } = self {
             active.fetch_sub(1, Relaxed);
         }
     }
 
     /// Tokens the fixed schedule handed over more than 1 ms late.
-    pub fn late_tokens(&self) -> u64 {
+    pub(crate) fn late_tokens(&self) -> u64 {
         match self {
             Generator::Fixed { timer, .. } => timer.stats.late_tokens.load(Relaxed),
             Generator::Model(m) => m.late_steps.load(Relaxed),
@@ -209,18 +209,18 @@ struct Active {
     emitted: u32,
 }
 
-pub struct EngineModel {
+pub(crate) struct EngineModel {
     params: EngineParams,
     queue: Mutex<VecDeque<Job>>,
     wake: Condvar,
-    pub running: AtomicU64,
-    pub waiting: AtomicU64,
+    pub(crate) running: AtomicU64,
+    pub(crate) waiting: AtomicU64,
     /// Steps that ended more than 1 ms after their planned end.
-    pub late_steps: AtomicU64,
+    pub(crate) late_steps: AtomicU64,
 }
 
 impl EngineModel {
-    pub fn start(params: EngineParams) -> Arc<EngineModel> {
+    pub(crate) fn start(params: EngineParams) -> Arc<EngineModel> {
         let m = Arc::new(EngineModel {
             params,
             queue: Mutex::new(VecDeque::new()),
@@ -252,7 +252,7 @@ impl EngineModel {
     }
 
     /// Planned duration of one step.
-    pub fn step_time(p: &EngineParams, decoding: usize, prefill_tokens: u32) -> Duration {
+    pub(crate) fn step_time(p: &EngineParams, decoding: usize, prefill_tokens: u32) -> Duration {
         let ms = p.decode_base_ms + p.decode_per_seq_ms * decoding as f64;
         let prefill_s = f64::from(prefill_tokens) / p.prefill_tps.max(1.0);
         Duration::from_secs_f64(ms / 1e3 + prefill_s)

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::Mutex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub enum Rate {
+pub(crate) enum Rate {
     #[default]
     Never,
     Probability(f64),
@@ -38,7 +38,7 @@ impl FromStr for Rate {
 
 /// What goes wrong with one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// Answer with this HTTP status and an error body instead of generating.
     Status(u16),
     /// Drop the connection half-way through the stream.
@@ -54,32 +54,32 @@ pub enum Fault {
 }
 
 #[derive(Debug, Default, Clone)]
-pub struct FaultConfig {
-    pub http_500: Rate,
-    pub http_429: Rate,
-    pub http_503: Rate,
-    pub reset: Rate,
-    pub stall: Rate,
-    pub malformed: Rate,
-    pub no_done: Rate,
-    pub empty: Rate,
-    pub seed: u64,
+pub(crate) struct FaultConfig {
+    pub(crate) http_500: Rate,
+    pub(crate) http_429: Rate,
+    pub(crate) http_503: Rate,
+    pub(crate) reset: Rate,
+    pub(crate) stall: Rate,
+    pub(crate) malformed: Rate,
+    pub(crate) no_done: Rate,
+    pub(crate) empty: Rate,
+    pub(crate) seed: u64,
 }
 
-pub struct Faults {
+pub(crate) struct Faults {
     config: FaultConfig,
     rng: Mutex<StdRng>,
 }
 
 impl Faults {
-    pub fn new(config: FaultConfig) -> Faults {
+    pub(crate) fn new(config: FaultConfig) -> Faults {
         let rng = Mutex::new(StdRng::seed_from_u64(config.seed));
         Faults { config, rng }
     }
 
     /// The fault for the `n`-th request (1-based), if any; the first listed
     /// kind that fires wins.
-    pub fn draw(&self, n: u64) -> Option<Fault> {
+    pub(crate) fn draw(&self, n: u64) -> Option<Fault> {
         let c = &self.config;
         let kinds = [
             (c.http_500, Fault::Status(500)),

@@ -2,12 +2,12 @@
 //! engine, with exact timing (fixed schedule) or a continuous-batching model,
 //! and injectable faults. See docs/simulator.md.
 
-pub mod api;
-pub mod clock;
-pub mod engine;
-pub mod faults;
-pub mod stream;
-pub mod truth;
+pub(crate) mod api;
+pub(crate) mod clock;
+pub(crate) mod engine;
+pub(crate) mod faults;
+pub(crate) mod stream;
+pub(crate) mod truth;
 
 use crate::error::{Error, Result};
 use crate::tokenizer::Tokenizer;
@@ -31,7 +31,7 @@ use truth::{RequestTruth, Truth};
 
 /// How tokens are timed.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Timing {
+pub(crate) enum Timing {
     /// Token k at (request read) + ttft + k·itl, independent of load.
     Fixed { ttft: Duration, itl: Duration },
     /// Continuous batching (see [`engine::EngineModel`]).
@@ -39,49 +39,49 @@ pub enum Timing {
 }
 
 #[derive(Debug, Clone)]
-pub struct SimOptions {
-    pub host: String,
-    pub port: u16,
-    pub served_model_name: String,
-    pub max_model_len: u32,
-    pub timing: Timing,
-    pub reasoning_tokens: u32,
-    pub tokenizer: Option<String>,
-    pub faults: FaultConfig,
+pub(crate) struct SimOptions {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) served_model_name: String,
+    pub(crate) max_model_len: u32,
+    pub(crate) timing: Timing,
+    pub(crate) reasoning_tokens: u32,
+    pub(crate) tokenizer: Option<String>,
+    pub(crate) faults: FaultConfig,
     /// Not healthy (503 everywhere) for this long after start.
-    pub slow_start: Duration,
+    pub(crate) slow_start: Duration,
     /// Exit after this many completed requests.
-    pub exit_after: Option<u64>,
+    pub(crate) exit_after: Option<u64>,
     /// Tokio worker threads.
-    pub workers: usize,
+    pub(crate) workers: usize,
     /// Seeds the end-of-sequence draw for requests without `ignore_eos`.
-    pub seed: u64,
+    pub(crate) seed: u64,
 }
 
 #[derive(Default)]
-pub struct Counters {
-    pub prompt_tokens: AtomicU64,
-    pub generation_tokens: AtomicU64,
-    pub success: AtomicU64,
-    pub injected: AtomicU64,
+pub(crate) struct Counters {
+    pub(crate) prompt_tokens: AtomicU64,
+    pub(crate) generation_tokens: AtomicU64,
+    pub(crate) success: AtomicU64,
+    pub(crate) injected: AtomicU64,
 }
 
 /// Shared server state.
-pub struct Sim {
-    pub opts: SimOptions,
-    pub generator: Generator,
+pub(crate) struct Sim {
+    pub(crate) opts: SimOptions,
+    pub(crate) generator: Generator,
     faults: Faults,
-    pub truth: Truth,
+    pub(crate) truth: Truth,
     tokenizer: Option<Tokenizer>,
     started: Instant,
     requests: AtomicU64,
     completed: AtomicU64,
-    pub counters: Counters,
+    pub(crate) counters: Counters,
     eos_rng: Mutex<StdRng>,
 }
 
 impl Sim {
-    pub fn new(opts: SimOptions) -> Result<Sim> {
+    pub(crate) fn new(opts: SimOptions) -> Result<Sim> {
         let tokenizer = opts.tokenizer.as_deref().map(Tokenizer::load).transpose()?;
         let generator = match opts.timing {
             Timing::Fixed { ttft, itl } => Generator::fixed(ttft, itl),
@@ -392,7 +392,7 @@ async fn sim_reset(State(sim): State<Arc<Sim>>) -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-pub fn router(sim: Arc<Sim>) -> Router {
+pub(crate) fn router(sim: Arc<Sim>) -> Router {
     Router::new()
         .route("/v1/completions", post(completions))
         .route("/v1/chat/completions", post(chat))
@@ -407,7 +407,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
 }
 
 /// Binds, announces the address on stderr, and serves until SIGINT/SIGTERM.
-pub async fn serve(opts: SimOptions) -> Result<()> {
+pub(crate) async fn serve(opts: SimOptions) -> Result<()> {
     use axum::serve::ListenerExt;
     let addr = format!("{}:{}", opts.host, opts.port);
     let listener = tokio::net::TcpListener::bind(&addr)
@@ -462,7 +462,7 @@ async fn shutdown_signal() {
 }
 
 /// Runs the simulator on its own runtime (the `infmax sim` command).
-pub fn run(opts: SimOptions) -> Result<()> {
+pub(crate) fn run(opts: SimOptions) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(opts.workers.max(1))
         .enable_all()

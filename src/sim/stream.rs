@@ -32,7 +32,7 @@ const WORDS: [&str; 16] = [
 ];
 
 /// Text of the k-th generated token.
-pub fn token_text(k: u32) -> &'static str {
+pub(crate) fn token_text(k: u32) -> &'static str {
     WORDS[k as usize % WORDS.len()]
 }
 
@@ -46,19 +46,19 @@ enum Phase {
 }
 
 /// Everything one response needs; its `Drop` records the truth.
-pub struct Generation {
-    pub sim: Arc<Sim>,
-    pub endpoint: Endpoint,
-    pub id: String,
-    pub created: u64,
-    pub rx: Option<UnboundedReceiver<Instant>>,
+pub(crate) struct Generation {
+    pub(crate) sim: Arc<Sim>,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) id: String,
+    pub(crate) created: u64,
+    pub(crate) rx: Option<UnboundedReceiver<Instant>>,
     /// Tokens planned, and how many of them are reasoning.
-    pub planned: u32,
-    pub reasoning: u32,
-    pub finish: &'static str,
-    pub include_usage: bool,
-    pub fault: Option<Fault>,
-    pub truth: RequestTruth,
+    pub(crate) planned: u32,
+    pub(crate) reasoning: u32,
+    pub(crate) finish: &'static str,
+    pub(crate) include_usage: bool,
+    pub(crate) fault: Option<Fault>,
+    pub(crate) truth: RequestTruth,
 }
 
 impl Generation {
@@ -87,7 +87,7 @@ impl Generation {
     }
 
     /// Collects every token (non-streamed responses) and builds the body.
-    pub async fn whole(mut self) -> Value {
+    pub(crate) async fn whole(mut self) -> Value {
         while let Some(due) = self.next_token().await {
             self.truth.due.push(due);
             self.truth.sent.push(Instant::now());
@@ -110,7 +110,7 @@ impl Generation {
     }
 
     /// Turns the generation into an SSE body stream.
-    pub fn into_sse(
+    pub(crate) fn into_sse(
         self,
     ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send {
         let first = if self.endpoint == Endpoint::Chat {

@@ -9,42 +9,42 @@ use std::time::Instant;
 
 /// One request as served.
 #[derive(Debug, Clone)]
-pub struct RequestTruth {
+pub(crate) struct RequestTruth {
     /// When the request body had been fully read.
-    pub arrived: Instant,
+    pub(crate) arrived: Instant,
     /// When each token-bearing chunk was handed to the HTTP connection.
-    pub sent: Vec<Instant>,
+    pub(crate) sent: Vec<Instant>,
     /// When each token was scheduled.
-    pub due: Vec<Instant>,
-    pub prompt_tokens: u32,
+    pub(crate) due: Vec<Instant>,
+    pub(crate) prompt_tokens: u32,
     /// The stream ran to its end (not cut by a fault or a client hang-up).
-    pub complete: bool,
+    pub(crate) complete: bool,
 }
 
-pub struct Truth {
+pub(crate) struct Truth {
     epoch: Instant,
     records: Mutex<Vec<RequestTruth>>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct TruthStats {
-    pub requests: usize,
-    pub complete: usize,
-    pub tokens: usize,
-    pub ttft_ms: Summary,
-    pub itl_ms: Summary,
-    pub e2el_ms: Summary,
+pub(crate) struct TruthStats {
+    pub(crate) requests: usize,
+    pub(crate) complete: usize,
+    pub(crate) tokens: usize,
+    pub(crate) ttft_ms: Summary,
+    pub(crate) itl_ms: Summary,
+    pub(crate) e2el_ms: Summary,
     /// Sent minus scheduled, per token.
-    pub lateness_us: Summary,
+    pub(crate) lateness_us: Summary,
 }
 
 #[derive(Debug, Serialize)]
-pub struct RequestRow {
-    pub arrived_us: f64,
-    pub sent_us: Vec<f64>,
-    pub due_us: Vec<f64>,
-    pub prompt_tokens: u32,
-    pub complete: bool,
+pub(crate) struct RequestRow {
+    pub(crate) arrived_us: f64,
+    pub(crate) sent_us: Vec<f64>,
+    pub(crate) due_us: Vec<f64>,
+    pub(crate) prompt_tokens: u32,
+    pub(crate) complete: bool,
 }
 
 fn ms(d: std::time::Duration) -> f64 {
@@ -52,28 +52,28 @@ fn ms(d: std::time::Duration) -> f64 {
 }
 
 impl Truth {
-    pub fn new() -> Truth {
+    pub(crate) fn new() -> Truth {
         Truth {
             epoch: Instant::now(),
             records: Mutex::new(Vec::new()),
         }
     }
 
-    pub fn record(&self, r: RequestTruth) {
+    pub(crate) fn record(&self, r: RequestTruth) {
         self.records
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(r);
     }
 
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.records
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
     }
 
-    pub fn stats(&self) -> TruthStats {
+    pub(crate) fn stats(&self) -> TruthStats {
         let recs = self.records.lock().unwrap_or_else(|p| p.into_inner());
         let (mut ttft, mut itl, mut e2el, mut late) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -104,7 +104,7 @@ impl Truth {
     }
 
     /// Every request, times in microseconds since the server started.
-    pub fn rows(&self) -> Vec<RequestRow> {
+    pub(crate) fn rows(&self) -> Vec<RequestRow> {
         let us = |t: &Instant| t.saturating_duration_since(self.epoch).as_secs_f64() * 1e6;
         let recs = self.records.lock().unwrap_or_else(|p| p.into_inner());
         recs.iter()
