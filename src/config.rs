@@ -301,6 +301,48 @@ pub(crate) fn expand_file_args(flag: &str, args: &[PathBuf]) -> Result<Vec<PathB
     Ok(out)
 }
 
+/// Master configs and the runner config, loaded together: the problems of
+/// both (and of a changelog checked against them) are reported at once.
+pub(crate) struct Loaded {
+    pub(crate) configs: Option<MasterConfigs>,
+    pub(crate) runners: Option<crate::runners::RunnerConfig>,
+    /// Every problem found in either (bad input: exit 1).
+    pub(crate) problems: Vec<Diagnostic>,
+    /// Runner labels of configs that the runner config does not list.
+    pub(crate) warnings: Vec<Diagnostic>,
+}
+
+/// Loads both; only a failure that is not a problem in the files (one that
+/// cannot be read, say) is an error here.
+pub(crate) fn load_all(files: &[PathBuf], runner_config: &Path) -> Result<Loaded> {
+    let mut problems = Vec::new();
+    let configs = crate::error::invalid_into(load(files), &mut problems)?;
+    let runners = crate::error::invalid_into(crate::runners::load(runner_config), &mut problems)?;
+    let warnings = match (&configs, &runners) {
+        (Some(c), Some(r)) => c.runner_warnings(r),
+        _ => Vec::new(),
+    };
+    Ok(Loaded {
+        configs,
+        runners,
+        problems,
+        warnings,
+    })
+}
+
+impl Loaded {
+    /// Both, or every problem found (exit 1).
+    pub(crate) fn require(self) -> Result<(MasterConfigs, crate::runners::RunnerConfig)> {
+        crate::error::check(self.problems)?;
+        match (self.configs, self.runners) {
+            (Some(c), Some(r)) => Ok((c, r)),
+            _ => Err(Error::env(
+                "internal: configs loaded without problems are missing",
+            )),
+        }
+    }
+}
+
 /// Loads and validates master config files; reports every problem in every file.
 pub(crate) fn load(files: &[PathBuf]) -> Result<MasterConfigs> {
     let mut diags = Vec::new();

@@ -72,3 +72,15 @@ pub(crate) fn check(diags: Vec<Diagnostic>) -> Result<()> {
         Err(Error::Invalid(diags))
     }
 }
+
+/// A value, or its problems moved into `problems`; other errors stay errors.
+pub(crate) fn invalid_into<T>(r: Result<T>, problems: &mut Vec<Diagnostic>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(Error::Invalid(mut d)) => {
+            problems.append(&mut d);
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}

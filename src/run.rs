@@ -260,6 +260,7 @@ fn bench_one(o: &RunOptions, server: &Server, e: &MatrixEntry, conc: u32) -> Res
         server_pid: Some(server.child.id()),
         request_timeout: o.request_timeout,
         max_failure_rate: 0.05,
+        token_ids_hint: "leave out --tokenizer to send token ids",
     };
     if !o.scaled_down() {
         // Full scale: exactly the CI scripts' protocol (one source of truth).
@@ -373,11 +374,12 @@ pub(crate) fn run(o: &RunOptions, entries: Vec<MatrixEntry>) -> Result<(usize, u
                         );
                     };
                     let server = start_server(o, first, &gname).and_then(|s| {
-                        crate::server::wait(&crate::server::WaitOptions {
+                        crate::server_wait::wait(&crate::server_wait::WaitOptions {
                             url: s.url.clone(),
                             pid: Some(s.child.id()),
                             log: Some(s.log.clone()),
                             timeout: o.server_timeout,
+                            timeout_flag: "--server-timeout",
                             interval: Duration::from_millis(200),
                             annotate: false,
                             echo: false,

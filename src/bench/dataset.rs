@@ -83,7 +83,7 @@ fn candidates(tok: &Tokenizer) -> Result<Vec<u32>> {
     }
     if out.is_empty() {
         return Err(Error::usage(format!(
-            "tokenizer {}: no vocabulary entry round-trips through decode/encode; cannot build exact-length prompts (use --prompt-token-ids)",
+            "tokenizer {}: no vocabulary entry round-trips through decode/encode; cannot build exact-length prompts",
             tok.source.display()
         )));
     }

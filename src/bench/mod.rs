@@ -91,6 +91,9 @@ pub(crate) struct BenchOptions {
     pub(crate) server_pid: Option<u32>,
     pub(crate) request_timeout: Duration,
     pub(crate) max_failure_rate: f64,
+    /// How the user of this command sends token ids instead of text, for
+    /// messages about tokenizers (the commands' flags differ).
+    pub(crate) token_ids_hint: &'static str,
 }
 
 pub(crate) struct Outcome {
@@ -174,7 +177,7 @@ fn request_body(opts: &BenchOptions, p: &Prompt) -> Result<bytes::Bytes> {
     let mut body = if opts.chat {
         let PromptBody::Text(text) = &p.body else {
             return Err(Error::usage(
-                "token-id prompts need the completions endpoint; drop --prompt-token-ids or use a completions backend",
+                "token-id prompts need the completions endpoint, not the chat endpoint",
             ));
         };
         json!({"model": model, "messages": [{"role": "user", "content": text}], "max_completion_tokens": p.output_len, "max_tokens": p.output_len})
@@ -219,11 +222,17 @@ pub(crate) fn run(opts: &BenchOptions) -> Result<Outcome> {
     } else {
         let spec = opts.tokenizer.as_deref().unwrap_or(&opts.model);
         Some(Tokenizer::load(spec).map_err(|e| match e {
-            Error::Usage(m) => Error::usage(format!("{m}\n(pass --tokenizer PATH, or --prompt-token-ids to send token ids without a tokenizer)")),
+            Error::Usage(m) => Error::usage(format!(
+                "{m}\n(give a tokenizer with --tokenizer PATH, or {})",
+                opts.token_ids_hint
+            )),
             other => other,
         })?)
     };
-    let prompts = dataset::build(&opts.dataset, tokenizer.as_ref())?;
+    let prompts = dataset::build(&opts.dataset, tokenizer.as_ref()).map_err(|e| match e {
+        Error::Usage(m) => Error::usage(format!("{m} ({})", opts.token_ids_hint)),
+        other => other,
+    })?;
     let bodies = prompts
         .iter()
         .map(|p| request_body(opts, p))

@@ -270,6 +270,30 @@ impl ChangelogMatrix {
     }
 }
 
+/// The job matrix for what a change from `base` to `head` appends to the
+/// changelog `file`. Where each side was read from goes to `note` first,
+/// so it is told even when the entries then turn out to be bad.
+pub(crate) fn matrix(
+    configs: &MasterConfigs,
+    file: &std::path::Path,
+    base: &str,
+    head: &str,
+    note: &mut dyn FnMut(&str),
+) -> Result<ChangelogMatrix> {
+    let label = file.display().to_string();
+    let d = diff::changelog_diff(file, base, head)?;
+    d.notes.iter().for_each(|n| note(n));
+    let added = diff::added_lines(&label, base, head, d.changes)?;
+    let entries = parse_added(&label, &added)?;
+    let resolved = resolve(&label, &entries, configs)?;
+    let metadata = Metadata {
+        base_ref: base.to_string(),
+        head_ref: head.to_string(),
+        entries,
+    };
+    Ok(ChangelogMatrix::build(&resolved, metadata))
+}
+
 /// Parses the added lines of a changelog diff (joined, as YAML) into
 /// entries. Problem positions are mapped back to lines of the head file.
 pub(crate) fn parse_added(label: &str, lines: &[(u32, String)]) -> Result<Vec<ChangelogEntry>> {

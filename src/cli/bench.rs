@@ -332,6 +332,7 @@ fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
         server_pid: a.server_pid,
         request_timeout: positive_secs("--request-timeout", a.request_timeout)?,
         max_failure_rate: a.max_failure_rate,
+        token_ids_hint: "pass --prompt-token-ids to send token ids without a tokenizer",
     })
 }
 

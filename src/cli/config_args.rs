@@ -3,8 +3,8 @@
 
 use super::warn;
 use crate::config::{self, MasterConfigs};
-use crate::error::{Error, Result};
-use crate::runners::{self, RunnerConfig};
+use crate::error::Result;
+use crate::runners::RunnerConfig;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -46,20 +46,16 @@ impl ConfigArgs {
         runner_config_path(&self.runner_config)
     }
 
-    /// Loads configs and runners, reporting the problems of both at once.
+    /// Both files, every problem of either reported at once (see
+    /// [`config::load_all`]); warnings are printed.
+    pub(super) fn loaded(&self) -> Result<config::Loaded> {
+        config::load_all(&self.files()?, &self.runner_config())
+    }
+
+    /// Both, or every problem of either; warnings are printed.
     pub(super) fn load(&self) -> Result<(MasterConfigs, RunnerConfig)> {
-        let configs = config::load(&self.files()?);
-        let runners = runners::load(&self.runner_config());
-        match (configs, runners) {
-            (Ok(c), Ok(r)) => {
-                warn(&c.runner_warnings(&r));
-                Ok((c, r))
-            }
-            (Err(Error::Invalid(mut a)), Err(Error::Invalid(mut b))) => {
-                a.append(&mut b);
-                Err(Error::Invalid(a))
-            }
-            (Err(e), _) | (_, Err(e)) => Err(e),
-        }
+        let loaded = self.loaded()?;
+        warn(&loaded.warnings);
+        loaded.require()
     }
 }

@@ -90,13 +90,20 @@ fn eval_run(a: &EvalRunArgs) -> Result<Written> {
         .base_url
         .clone()
         .unwrap_or_else(|| format!("http://127.0.0.1:{}", a.port));
-    // The seed's meta_env.json carries the environment's text, lower-cased.
-    let dp = a.dp_attention.trim().to_ascii_lowercase();
-    let meta = serde_json::json!({
-        "framework": a.framework, "precision": a.precision, "spec_decoding": a.spec_decoding, "tp": a.tp, "conc": a.conc,
-        "ep": a.ep, "dp_attention": dp, "model": a.model, "hw": a.hw, "isl": a.isl, "osl": a.osl,
-    });
-    let out = crate::eval::run(&crate::eval::EvalOptions {
+    let meta = crate::lm_eval::Meta {
+        framework: a.framework.clone(),
+        precision: a.precision.clone(),
+        spec_decoding: a.spec_decoding.clone(),
+        tp: a.tp,
+        conc: a.conc,
+        ep: a.ep,
+        dp_attention: crate::lm_eval::Meta::dp_attention(&a.dp_attention),
+        model: a.model.clone(),
+        hw: a.hw.clone(),
+        isl: a.isl,
+        osl: a.osl,
+    };
+    let out = crate::lm_eval::run(&crate::lm_eval::EvalOptions {
         base_url: base_url.trim_end_matches('/').to_string(),
         served_model: a
             .served_model_name

@@ -3,7 +3,7 @@
 
 use super::output::stdout;
 use super::{Written, warn};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -26,31 +26,7 @@ pub(super) fn exec(a: &FetchArgs) -> Result<Written> {
     let _g = rt.enter();
     let gh = api::require_env("fetch")?;
     let artifacts = rt.block_on(gh.run_artifacts(a.run_id))?;
-    let chosen: Vec<&serde_json::Value> = artifacts
-        .iter()
-        .filter(|x| {
-            a.artifact.is_empty()
-                || a.artifact
-                    .iter()
-                    .any(|n| x["name"].as_str() == Some(n.as_str()))
-        })
-        .collect();
-    if chosen.is_empty() {
-        let names: Vec<&str> = artifacts
-            .iter()
-            .filter_map(|x| x["name"].as_str())
-            .collect();
-        return Err(Error::usage(format!(
-            "run {} has no artifact {}; its artifacts: {}",
-            a.run_id,
-            a.artifact.join(", "),
-            if names.is_empty() {
-                "(none)".to_string()
-            } else {
-                names.join(", ")
-            }
-        )));
-    }
+    let chosen = fetch::select_artifacts(a.run_id, &artifacts, &a.artifact)?;
     for x in chosen {
         let name = x["name"].as_str().unwrap_or("artifact");
         let safe = crate::fsutil::safe_file_name(name);

@@ -6,7 +6,7 @@ use super::Written;
 use super::config_args::ConfigArgs;
 use super::output::stdout;
 use super::values::parse_seq_len;
-use crate::changelog::{self, ChangelogMatrix, Metadata};
+use crate::changelog;
 use crate::error::Result;
 use crate::github;
 use crate::matrix::evals::{self, EvalMode};
@@ -304,22 +304,15 @@ fn runner_model_sweep(a: &RunnerModelSweepArgs) -> Result<MatrixOutput> {
 
 fn changelog_cmd(a: &ChangelogArgs) -> Result<MatrixOutput> {
     let (configs, _) = a.configs.load()?;
-    let label = a.changelog_file.display().to_string();
-    let diff = changelog::diff::changelog_diff(&a.changelog_file, &a.base_ref, &a.head_ref)?;
-    for note in &diff.notes {
-        eprintln!("infmax: {note}");
-    }
-    let added = changelog::diff::added_lines(&label, &a.base_ref, &a.head_ref, diff.changes)?;
-    let entries = changelog::parse_added(&label, &added)?;
-    let resolved = changelog::resolve(&label, &entries, &configs)?;
-    let metadata = Metadata {
-        base_ref: a.base_ref.clone(),
-        head_ref: a.head_ref.clone(),
-        entries,
-    };
-    Ok(MatrixOutput::Changelog(ChangelogMatrix::build(
-        &resolved, metadata,
-    )))
+    let mut note = |n: &str| eprintln!("infmax: {n}");
+    let matrix = changelog::matrix(
+        &configs,
+        &a.changelog_file,
+        &a.base_ref,
+        &a.head_ref,
+        &mut note,
+    )?;
+    Ok(MatrixOutput::Changelog(matrix))
 }
 
 pub(super) fn exec(m: MatrixCommand) -> Result<Written> {

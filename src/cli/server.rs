@@ -41,11 +41,12 @@ fn server_wait(a: &ServerWaitArgs) -> Result<()> {
         .url
         .clone()
         .unwrap_or_else(|| format!("http://127.0.0.1:{}", a.port));
-    crate::server::wait(&crate::server::WaitOptions {
+    crate::server_wait::wait(&crate::server_wait::WaitOptions {
         url: url.trim_end_matches('/').to_string(),
         pid: a.pid,
         log: a.log.clone(),
         timeout: positive_secs("--timeout", a.timeout)?,
+        timeout_flag: "--timeout",
         interval: positive_secs("--interval", a.interval)?,
         annotate: diag::in_github_actions(),
         echo: true,

@@ -7,7 +7,6 @@ use super::{Written, warn};
 use crate::changelog;
 use crate::config;
 use crate::error::{Error, Result};
-use crate::runners;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -21,42 +20,18 @@ pub(super) struct ValidateArgs {
 }
 
 pub(super) fn exec(a: &ValidateArgs) -> Result<Written> {
-    let mut diags = Vec::new();
-    let mut collect = |e: Error| -> Result<()> {
-        match e {
-            Error::Invalid(mut d) => {
-                diags.append(&mut d);
-                Ok(())
-            }
-            other => Err(other),
-        }
-    };
-    let configs = match config::load(&a.configs.files()?) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            collect(e)?;
-            None
-        }
-    };
-    let runners = match runners::load(&a.configs.runner_config()) {
-        Ok(r) => Some(r),
-        Err(e) => {
-            collect(e)?;
-            None
-        }
-    };
-    let mut warnings = Vec::new();
-    if let (Some(c), Some(r)) = (&configs, &runners) {
-        warnings.extend(c.runner_warnings(r));
-    }
+    let config::Loaded {
+        configs,
+        runners,
+        problems: mut diags,
+        mut warnings,
+    } = a.configs.loaded()?;
     let mut changelog_entries = None;
     if let Some(path) = &a.changelog_file {
-        match changelog::validate_file(path, configs.as_ref()) {
-            Ok(v) => {
-                changelog_entries = Some(v.entries);
-                warnings.extend(v.warnings);
-            }
-            Err(e) => collect(e)?,
+        let checked = changelog::validate_file(path, configs.as_ref());
+        if let Some(v) = crate::error::invalid_into(checked, &mut diags)? {
+            changelog_entries = Some(v.entries);
+            warnings.extend(v.warnings);
         }
     }
     warn(&warnings);

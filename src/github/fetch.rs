@@ -4,6 +4,40 @@ use crate::error::{Error, Result};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// The artifacts (as the API lists them) named in `wanted`, all when it is
+/// empty; none is a usage error that lists what the run has.
+pub(crate) fn select_artifacts<'a>(
+    run_id: u64,
+    artifacts: &'a [serde_json::Value],
+    wanted: &[String],
+) -> Result<Vec<&'a serde_json::Value>> {
+    let chosen: Vec<&serde_json::Value> = artifacts
+        .iter()
+        .filter(|x| {
+            wanted.is_empty()
+                || wanted
+                    .iter()
+                    .any(|n| x["name"].as_str() == Some(n.as_str()))
+        })
+        .collect();
+    if chosen.is_empty() {
+        let names: Vec<&str> = artifacts
+            .iter()
+            .filter_map(|x| x["name"].as_str())
+            .collect();
+        return Err(Error::usage(format!(
+            "run {run_id} has no artifact {}; its artifacts: {}",
+            wanted.join(", "),
+            if names.is_empty() {
+                "(none)".to_string()
+            } else {
+                names.join(", ")
+            }
+        )));
+    }
+    Ok(chosen)
+}
+
 /// Unpacks a zip archive under `dest`, refusing entries that would escape it.
 pub(crate) fn unzip(bytes: &[u8], dest: &Path) -> Result<usize> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))

@@ -1,6 +1,6 @@
-//! `infmax server wait`: wait for an inference server to become ready while
-//! streaming its log, failing fast (with the log's last lines) when its
-//! process dies.
+//! Waiting for an inference server to become ready (`infmax server wait`,
+//! and every server `infmax run` starts) while streaming its log, failing
+//! fast (with the log's last lines) when its process dies.
 
 use crate::bench::process_alive;
 use crate::error::{Error, Result};
@@ -14,6 +14,8 @@ pub(crate) struct WaitOptions {
     pub(crate) pid: Option<u32>,
     pub(crate) log: Option<PathBuf>,
     pub(crate) timeout: Duration,
+    /// The flag that sets `timeout`, for the message when it passes.
+    pub(crate) timeout_flag: &'static str,
     pub(crate) interval: Duration,
     /// Inside GitHub Actions: stop the runner from reading workflow commands
     /// in the (untrusted) server log.
@@ -138,9 +140,10 @@ pub(crate) fn wait(o: &WaitOptions) -> Result<()> {
         }
         if start.elapsed() >= o.timeout {
             break Err(Error::env(format!(
-                "server at {} not ready after {:.0} s (--timeout); neither /health nor /v1/models answered 200{}",
+                "server at {} not ready after {:.0} s ({}); neither /health nor /v1/models answered 200{}",
                 o.url,
                 o.timeout.as_secs_f64(),
+                o.timeout_flag,
                 log.tail()
             )));
         }

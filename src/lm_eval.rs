@@ -41,7 +41,33 @@ pub(crate) struct EvalOptions {
     /// Inside GitHub Actions: fence lm-eval's output from workflow commands.
     pub(crate) annotate: bool,
     /// Fields of meta_env.json.
-    pub(crate) meta: Value,
+    pub(crate) meta: Meta,
+}
+
+/// The job's description written to meta_env.json beside the harness
+/// results, as the seed writes it (compat.md): what `collect evals` reads
+/// back to label each eval row.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Meta {
+    pub(crate) framework: String,
+    pub(crate) precision: String,
+    pub(crate) spec_decoding: String,
+    pub(crate) tp: u32,
+    pub(crate) conc: u32,
+    pub(crate) ep: u32,
+    /// The environment's text, lower-cased ("true"/"false"), not a boolean.
+    pub(crate) dp_attention: String,
+    pub(crate) model: String,
+    pub(crate) hw: String,
+    pub(crate) isl: u32,
+    pub(crate) osl: u32,
+}
+
+impl Meta {
+    /// `dp_attention` as the job's environment spells it.
+    pub(crate) fn dp_attention(text: &str) -> String {
+        text.trim().to_ascii_lowercase()
+    }
 }
 
 /// If a chat answer's `content` is empty, uses its reasoning text instead.
