@@ -807,3 +807,92 @@ fn a_result_name_with_a_line_break_is_refused() {
         Some(0)
     );
 }
+
+/// A server that answers the first request of each connection (keep-alive)
+/// and closes the connection on the second without answering: every reuse
+/// of a pooled connection fails before an answer. Each such request is sent
+/// once more, on a new connection (not another pooled one that would fail
+/// the same way), so nothing fails (#17 item 10).
+#[test]
+fn a_stale_keep_alive_connection_is_resent_on_a_new_one() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr").to_string();
+    std::thread::spawn(move || {
+        for stream in l.incoming() {
+            let Ok(mut s) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(s.try_clone().expect("clone"));
+                for served in 0.. {
+                    let mut len = 0usize;
+                    let mut request_line = String::new();
+                    loop {
+                        let mut line = String::new();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if request_line.is_empty() {
+                            request_line = line.clone();
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut req = vec![0; len];
+                    let _ = r.read_exact(&mut req);
+                    if served > 0 {
+                        return; // the stale connection: closed, never answered
+                    }
+                    let body: &[u8] = if request_line.starts_with("GET") {
+                        b"{\"data\":[{\"id\":\"m\"}]}"
+                    } else {
+                        b"data: {\"choices\":[{\"text\":\"a\"}]}\n\ndata: {\"choices\":[{\"text\":\"b\",\"finish_reason\":\"length\"}],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n"
+                    };
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = s.write_all(head.as_bytes());
+                    let _ = s.write_all(body);
+                }
+            });
+        }
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = infmax(&[
+        "bench",
+        "serve",
+        "--model",
+        "m",
+        "--base-url",
+        &format!("http://{addr}"),
+        "--prompt-token-ids",
+        "--random-input-len",
+        "4",
+        "--random-output-len",
+        "2",
+        "--num-prompts",
+        "40",
+        "--max-concurrency",
+        "4",
+        "--save-result",
+        "--result-dir",
+        dir.path().to_str().expect("utf8"),
+        "--result-filename",
+        "r.json",
+    ]);
+    let r: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("r.json")).expect("result written"),
+    )
+    .expect("JSON");
+    assert_eq!(out.status.code(), Some(0), "{r}");
+    assert_eq!(
+        (r["completed"].as_u64(), r["failed"].as_u64()),
+        (Some(40), Some(0)),
+        "{r}"
+    );
+    assert!(r["send_retries"].as_u64().is_some_and(|n| n >= 4), "{r}");
+}
