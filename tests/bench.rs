@@ -677,8 +677,10 @@ fn hostile_but_legal_streams_and_an_endless_line() {
     eprintln!("endless error page: {:?}", started.elapsed());
     assert_eq!(code, Some(4), "{r}");
     assert_eq!(r["errors"], serde_json::json!({"http_500": 2}), "{r}");
+    // (Also under the 10 s the connection warm-up may wait: its read of
+    // /v1/models, endless here too, stops after 1 MiB.)
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(20),
+        started.elapsed() < std::time::Duration::from_secs(8),
         "{:?}",
         started.elapsed()
     );

@@ -343,7 +343,17 @@ async fn drive(
             let req = client.get(&models).timeout(Duration::from_secs(10));
             set.spawn(async move {
                 if let Ok(r) = req.send().await {
-                    let _ = r.bytes().await;
+                    // Read to the end so the connection goes back to the
+                    // pool, but not an endless body (a hostile server held
+                    // every run for the whole timeout).
+                    let mut body = r.bytes_stream();
+                    let mut read = 0;
+                    while let Some(Ok(b)) = futures_util::StreamExt::next(&mut body).await {
+                        read += b.len();
+                        if read > 1 << 20 {
+                            break;
+                        }
+                    }
                 }
             });
         }
