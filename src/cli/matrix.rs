@@ -101,9 +101,9 @@ pub(super) struct JobEnvArgs {
     gpus_per_node: Option<u64>,
 }
 
-/// The filters of a full sweep (shared by `matrix full-sweep` and `run`).
+/// Which configs: the filters every sweep shares.
 #[derive(Args, Debug)]
-pub(super) struct SweepFilterArgs {
+struct ConfigFilterArgs {
     /// Keep configs whose KEY starts with one of these.
     #[arg(long, alias = "model", num_args = 1.., value_delimiter = ',')]
     model_prefix: Vec<String>,
@@ -111,6 +111,13 @@ pub(super) struct SweepFilterArgs {
     precision: Vec<String>,
     #[arg(long, num_args = 1.., value_delimiter = ',')]
     framework: Vec<String>,
+}
+
+/// The filters of a full sweep (shared by `matrix full-sweep` and `run`).
+#[derive(Args, Debug)]
+pub(super) struct SweepFilterArgs {
+    #[command(flatten)]
+    configs_filter: ConfigFilterArgs,
     /// Runner types (must exist in the runner config).
     #[arg(long, alias = "runner", num_args = 1.., value_delimiter = ',')]
     runner_type: Vec<String>,
@@ -142,9 +149,9 @@ pub(super) struct SweepFilterArgs {
 impl SweepFilterArgs {
     pub(super) fn to_full_sweep(&self) -> FullSweep {
         FullSweep {
-            model_prefix: self.model_prefix.clone(),
-            precision: self.precision.clone(),
-            framework: self.framework.clone(),
+            model_prefix: self.configs_filter.model_prefix.clone(),
+            precision: self.configs_filter.precision.clone(),
+            framework: self.configs_filter.framework.clone(),
             runner_type: self.runner_type.clone(),
             seq_lens: self.seq_lens.clone(),
             step_size: self.step_size,
@@ -193,13 +200,8 @@ pub(super) struct RunnerModelSweepArgs {
     /// The runner type whose nodes to test.
     #[arg(long, alias = "runner", required = true)]
     runner_type: String,
-    /// Keep configs whose KEY starts with one of these.
-    #[arg(long, alias = "model", num_args = 1.., value_delimiter = ',')]
-    model_prefix: Vec<String>,
-    #[arg(long, num_args = 1.., value_delimiter = ',')]
-    precision: Vec<String>,
-    #[arg(long, num_args = 1.., value_delimiter = ',')]
-    framework: Vec<String>,
+    #[command(flatten)]
+    configs_filter: ConfigFilterArgs,
     /// Only nodes whose name contains this.
     #[arg(long)]
     runner_node_filter: Option<String>,
@@ -287,9 +289,9 @@ fn runner_model_sweep(a: &RunnerModelSweepArgs) -> Result<MatrixOutput> {
     let (configs, runners) = a.configs.load()?;
     let s = RunnerModelSweep {
         runner_type: a.runner_type.clone(),
-        model_prefix: a.model_prefix.clone(),
-        precision: a.precision.clone(),
-        framework: a.framework.clone(),
+        model_prefix: a.configs_filter.model_prefix.clone(),
+        precision: a.configs_filter.precision.clone(),
+        framework: a.configs_filter.framework.clone(),
         runner_node_filter: a.runner_node_filter.clone(),
         conc: a.conc,
         nodes: if a.kind.multi_node {
