@@ -196,6 +196,18 @@ fn archive_is_installed_only_when_its_sum_matches() {
     );
     assert!(err.contains("infmax 9.9.9"), "{err}");
     assert!(outputs.starts_with("path="), "{outputs}");
+
+    // A later step of the job given that installed binary (collect-results'
+    // Charts step passes the first step's infmax-path): used as it is.
+    let installed = s.path().join("runner_temp/infmax-action/bin/infmax");
+    let (out, outputs, _) = install(
+        &s,
+        &action,
+        &[("INFMAX_INPUT_BINARY_PATH", installed.to_str().expect("utf8"))],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(outputs, format!("path={}\n", installed.display()));
 }
 
 #[test]

