@@ -26,8 +26,10 @@ given="$(readlink -f "${1:-target/debug/infmax}")"
 shared="$(readlink -f "${INFMAX_ACT_ACTIONS:-../shared/act-actions}")"
 work="$(mktemp -d)"
 server_pid=""
+api_pid=""
 cleanup() {
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
+  if [ -n "$api_pid" ]; then kill "$api_pid" 2>/dev/null || true; fi
   if [ -z "${KEEP:-}" ]; then rm -rf "$work"; else echo "act sweep: kept $work" >&2; fi
 }
 trap cleanup EXIT
@@ -67,6 +69,7 @@ cd "$repo"
 git init -q -b main
 git config user.email act@localhost
 git config user.name act
+git remote add origin https://github.com/infmax/act-sweep
 mkdir -p release-checksums
 (cd "$work/release/$version" && sha256sum "$asset") >"release-checksums/$version.sha256"
 cat >configs/actsim-master.yaml <<'YAML'
@@ -109,7 +112,10 @@ JSON
 
 # The release server, on the loopback address (the only plain-http base
 # the action's install accepts).
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+port="$(free_port)"
 python3 -m http.server --bind 127.0.0.1 --directory "$work/release" "$port" >"$work/release.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 50); do
@@ -120,18 +126,82 @@ done
 itl_ms=0.05
 echo "act sweep: $act_bin in $repo, $asset from 127.0.0.1:$port" >&2
 start=$(date +%s)
+act_common=(
+  --local-repository "$upload=$shared/${upload#actions/}"
+  --local-repository "$download=$shared/${download#actions/}"
+  --local-repository "$checkout=$root/scripts/act/checkout"
+  --artifact-server-addr 127.0.0.1
+  -P ubuntu-latest=-self-hosted -P h100=-self-hosted --no-cache-server --concurrent-jobs 1
+  --env RUNNER_NAME=sim_0 --env "INFMAX_RELEASE_BASE_URL=http://127.0.0.1:$port"
+  --env "INFMAX_ACT_SOURCE=$repo"
+  --env "SIM_ARGS=--ttft-ms 2 --itl-ms $itl_ms"
+)
 if ! "$act_bin" pull_request -W .github/workflows/run-sweep.yml -e "$work/event.json" \
-  --local-repository "$upload=$shared/${upload#actions/}" \
-  --local-repository "$download=$shared/${download#actions/}" \
-  --local-repository "$checkout=$root/scripts/act/checkout" \
-  --artifact-server-addr 127.0.0.1 --artifact-server-path "$work/artifacts" \
-  -P ubuntu-latest=-self-hosted -P h100=-self-hosted --no-cache-server --concurrent-jobs 1 \
-  --env RUNNER_NAME=sim_0 --env "INFMAX_RELEASE_BASE_URL=http://127.0.0.1:$port" \
-  --env "INFMAX_ACT_SOURCE=$repo" \
-  --env "SIM_ARGS=--ttft-ms 2 --itl-ms $itl_ms" >"$work/act.log" 2>&1; then
+  "${act_common[@]}" --artifact-server-path "$work/artifacts" >"$work/act.log" 2>&1; then
   tail -n 150 "$work/act.log" >&2
   echo "act sweep: act failed (log above)" >&2
   exit 1
 fi
 echo "act sweep: act finished in $(($(date +%s) - start)) s" >&2
 python3 "$root/scripts/act_sweep_check.py" "$work/artifacts" "$work/act.log" "$itl_ms"
+
+# The `/sweep` comment (sweep-command.yml) against a mock of the GitHub API:
+# alice (write) gets the sweep at the pinned commits and the tables posted
+# back; bob (read) is refused before anything runs.
+api_port="$(free_port)"
+python3 "$root/scripts/act_mock_api.py" "$api_port" "$work/api.log" infmax/act-sweep 999 "$base" "$head" &
+api_pid=$!
+for _ in $(seq 50); do
+  curl -fs -o /dev/null "http://127.0.0.1:$api_port/repos/infmax/act-sweep/pulls/999" && break
+  sleep 0.1
+done
+comment_event() {
+  cat >"$work/comment.json" <<JSON
+{"action": "created", "issue": {"number": 999, "pull_request": {"url": "x"}},
+ "comment": {"body": "/sweep", "user": {"login": "$1"}},
+ "repository": {"full_name": "infmax/act-sweep"}}
+JSON
+}
+run_comment() {
+  rm -rf "$work/artifacts2"
+  "$act_bin" issue_comment -W .github/workflows/sweep-command.yml -e "$work/comment.json" \
+    "${act_common[@]}" --artifact-server-path "$work/artifacts2" \
+    --env "GITHUB_API_URL=http://127.0.0.1:$api_port" -s GITHUB_TOKEN=act-token >"$work/$1" 2>&1
+}
+: >"$work/api.log"
+comment_event bob
+if run_comment act-denied.log; then
+  tail -n 80 "$work/act-denied.log" >&2
+  echo "act sweep: /sweep by a read-only user ran" >&2
+  exit 1
+fi
+grep -q "bob has \`read\` permission" "$work/act-denied.log" || {
+  tail -n 80 "$work/act-denied.log" >&2
+  echo "act sweep: /sweep by bob was not refused for its permission" >&2
+  exit 1
+}
+if grep -q '"POST"' "$work/api.log" || grep -q 'pulls/999' "$work/api.log"; then
+  echo "act sweep: the refused /sweep still resolved or commented: $(cat "$work/api.log")" >&2
+  exit 1
+fi
+: >"$work/api.log"
+comment_event alice
+start=$(date +%s)
+if ! run_comment act-comment.log; then
+  tail -n 150 "$work/act-comment.log" >&2
+  echo "act sweep: the /sweep workflow failed (log above)" >&2
+  exit 1
+fi
+python3 - "$work/api.log" "$head" <<'PY'
+import json, sys
+calls = [json.loads(l) for l in open(sys.argv[1])]
+head = sys.argv[2]
+posts = [c for c in calls if c["method"] == "POST"]
+assert len(posts) == 1, calls
+body = posts[0]["body"]["body"]
+assert body.startswith(f"Sweep at {head}: success"), body[:200]
+assert "### Single-node results" in body and sum(l.startswith("| actsim |") for l in body.splitlines()) == 3, body
+assert any(c["path"].endswith("/collaborators/alice/permission") for c in calls), calls
+print(f"act sweep: /sweep by a writer ran the sweep at {head[:12]} and posted {len(body)} bytes; a reader was refused: OK")
+PY
+echo "act sweep: /sweep workflow in $(($(date +%s) - start)) s" >&2

@@ -203,7 +203,10 @@ fn archive_is_installed_only_when_its_sum_matches() {
     let (out, outputs, _) = install(
         &s,
         &action,
-        &[("INFMAX_INPUT_BINARY_PATH", installed.to_str().expect("utf8"))],
+        &[(
+            "INFMAX_INPUT_BINARY_PATH",
+            installed.to_str().expect("utf8"),
+        )],
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");

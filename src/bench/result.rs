@@ -23,6 +23,9 @@ pub(crate) fn local_timestamp() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    // musl marks its `time_t` alias deprecated (it is to become 64-bit);
+    // try_from converts to whatever width it has.
+    #[allow(deprecated)]
     let t = libc::time_t::try_from(now).unwrap_or(0);
     // SAFETY: localtime_r writes only into the tm we pass; zeroed tm is a valid initial value.
     let tm = unsafe {

@@ -14,6 +14,7 @@ mod eval;
 mod fetch;
 mod matrix;
 mod output;
+mod pr;
 mod report;
 mod result;
 mod run;
@@ -84,6 +85,9 @@ enum Command {
     RunStats(run_stats::RunStatsArgs),
     /// Download and unpack a workflow run's artifacts, then print the summary tables.
     Fetch(fetch::FetchArgs),
+    /// The `/sweep` pull-request comment: permission check, pinned SHAs, the summary posted back.
+    #[command(subcommand)]
+    Pr(Box<pr::PrCommand>),
 }
 
 /// Entry point of the binary.
@@ -202,5 +206,6 @@ fn dispatch(command: Command) -> Result<Written> {
         Command::Eval(e) => eval::exec(*e),
         Command::RunStats(a) => run_stats::exec(&a),
         Command::Fetch(a) => fetch::exec(&a),
+        Command::Pr(c) => pr::exec(*c),
     }
 }

@@ -219,6 +219,62 @@ impl GithubApi {
             })
     }
 
+    /// `user`'s role on the repository (`admin`, `maintain`, `write`,
+    /// `triage`, `read` or `none`).
+    pub(crate) async fn permission(&self, user: &str) -> Result<String> {
+        if user.is_empty()
+            || !user
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'[' || b == b']')
+        {
+            return Err(Error::usage(format!("{user:?} is not a GitHub login")));
+        }
+        let what = format!("reading {user}'s permission");
+        let route = format!(
+            "/repos/{}/{}/collaborators/{user}/permission",
+            self.owner, self.repo
+        );
+        let v = self.get_json(&route, &what).await?;
+        v["role_name"]
+            .as_str()
+            .or_else(|| v["permission"].as_str())
+            .map(str::to_string)
+            .ok_or_else(|| self.failed(&what, "no role_name or permission in the answer"))
+    }
+
+    /// A pull request.
+    pub(crate) async fn pull(&self, number: u64) -> Result<serde_json::Value> {
+        let route = format!("/repos/{}/{}/pulls/{number}", self.owner, self.repo);
+        self.get_json(&route, &format!("reading pull request #{number}"))
+            .await
+    }
+
+    /// Posts a comment on an issue or pull request; returns its URL.
+    pub(crate) async fn comment(&self, number: u64, body: &str) -> Result<String> {
+        let what = format!("commenting on #{number}");
+        let route = format!(
+            "/repos/{}/{}/issues/{number}/comments",
+            self.owner, self.repo
+        );
+        let res = self
+            .client
+            ._post(route.as_str(), Some(&serde_json::json!({ "body": body })))
+            .await
+            .map_err(|e| self.failed(&what, &e.to_string()))?;
+        let status = res.status();
+        let text = self
+            .client
+            .body_to_string(res)
+            .await
+            .map_err(|e| self.failed(&what, &e.to_string()))?;
+        if !status.is_success() {
+            let msg: String = text.chars().take(300).collect();
+            return Err(self.failed(&what, &format!("HTTP {status}: {}", msg.trim())));
+        }
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        Ok(v["html_url"].as_str().unwrap_or_default().to_string())
+    }
+
     fn failed(&self, what: &str, why: &str) -> Error {
         Error::env(format!(
             "GitHub API ({}, {}/{}): {what} failed: {why}",

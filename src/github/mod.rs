@@ -3,4 +3,5 @@
 pub(crate) mod api;
 pub(crate) mod fetch;
 pub(crate) mod output;
+pub(crate) mod pr;
 pub(crate) mod run_stats;
