@@ -44,10 +44,22 @@ async fn api() -> MockServer {
 
 /// Runs `infmax ARGS` against the mock in a blocking task.
 async fn run(server: &MockServer, args: &[&str]) -> (Option<i32>, String, String, String) {
+    run_with(server, args, None).await
+}
+
+/// `run`, with a file `summary.md` in the scratch folder first.
+async fn run_with(
+    server: &MockServer,
+    args: &[&str],
+    summary: Option<String>,
+) -> (Option<i32>, String, String, String) {
     let uri = server.uri();
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     tokio::task::spawn_blocking(move || {
         let s = Scratch::new();
+        if let Some(md) = &summary {
+            s.write("summary.md", md);
+        }
         let out_file = s.write("github_output", "");
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = s
@@ -171,31 +183,19 @@ async fn the_summary_is_posted_back_cut_to_fit() {
         .expect(1)
         .mount(&server)
         .await;
-    let uri = server.uri();
-    let (code, stdout, body_len) = tokio::task::spawn_blocking(move || {
-        let s = Scratch::new();
-        let row = "| dsr1 | m | H100 | 1 |\n";
-        let md = format!(
-            "### Single-node results\n\n| a | b | c | d |\n| - | - | - | - |\n{}",
-            row.repeat(5000)
-        );
-        s.write("summary.md", &md);
-        let out = s
-            .infmax(&["pr", "comment", "--pr", "7", "--body-file", "summary.md"])
-            .env("GITHUB_REPOSITORY", "o/r")
-            .env("GITHUB_TOKEN", "test-token")
-            .env("GITHUB_API_URL", &uri)
-            .output()
-            .expect("infmax");
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            md.len(),
-        )
-    })
-    .await
-    .expect("joined");
-    assert_eq!(code, Some(0));
+    let row = "| dsr1 | m | H100 | 1 |\n";
+    let md = format!(
+        "### Single-node results\n\n| a | b | c | d |\n| - | - | - | - |\n{}",
+        row.repeat(5000)
+    );
+    let body_len = md.len();
+    let (code, stdout, stderr, _) = run_with(
+        &server,
+        &["pr", "comment", "--pr", "7", "--body-file", "summary.md"],
+        Some(md),
+    )
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(stdout, "https://github.com/o/r/pull/7#c1\n");
     let sent = server.received_requests().await.unwrap_or_default();
     let body: serde_json::Value = serde_json::from_slice(&sent[0].body).expect("JSON");
