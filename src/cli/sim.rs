@@ -117,34 +117,26 @@ fn sim_options(a: &SimArgs) -> Result<crate::sim::SimOptions> {
             itl: ms("--itl-ms", i)?,
         },
         _ => {
-            let mut p = engine::preset(&a.preset).ok_or_else(|| {
+            let p = engine::preset(&a.preset).ok_or_else(|| {
                 Error::usage(format!(
                     "--preset {}: unknown; presets: {}",
                     a.preset,
                     engine::preset_names().join(", ")
                 ))
             })?;
-            if let Some(v) = a.max_num_seqs {
-                p.max_num_seqs = v.max(1);
-            }
-            if let Some(v) = a.prefill_tps {
-                p.prefill_tps = v;
-            }
-            if let Some(v) = a.prefill_chunk {
-                p.prefill_chunk = v.max(1);
-            }
-            if let Some(v) = a.decode_base_ms {
-                p.decode_base_ms = v;
-            }
-            if let Some(v) = a.decode_per_seq_ms {
-                p.decode_per_seq_ms = v;
-            }
-            if !(p.prefill_tps > 0.0 && p.decode_base_ms >= 0.0 && p.decode_per_seq_ms >= 0.0) {
-                return Err(Error::usage(
-                    "--prefill-tps must be > 0 and --decode-base-ms/--decode-per-seq-ms >= 0",
-                ));
-            }
-            Timing::Model(p)
+            let o = engine::Overrides {
+                max_num_seqs: a.max_num_seqs,
+                prefill_tps: a.prefill_tps,
+                prefill_chunk: a.prefill_chunk,
+                decode_base_ms: a.decode_base_ms,
+                decode_per_seq_ms: a.decode_per_seq_ms,
+            };
+            Timing::Model(p.with(&o).map_err(|why| {
+                Error::usage(format!(
+                    "--preset {} with --prefill-tps/--decode-base-ms/--decode-per-seq-ms: {why}",
+                    a.preset
+                ))
+            })?)
         }
     };
     if !(a.slow_start.is_finite() && a.slow_start >= 0.0) {

@@ -26,6 +26,37 @@ pub(crate) struct EngineParams {
     pub(crate) decode_per_seq_ms: f64,
 }
 
+/// Knobs that change a preset; `None` keeps the preset's value.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Overrides {
+    pub(crate) max_num_seqs: Option<u32>,
+    pub(crate) prefill_tps: Option<f64>,
+    pub(crate) prefill_chunk: Option<u32>,
+    pub(crate) decode_base_ms: Option<f64>,
+    pub(crate) decode_per_seq_ms: Option<f64>,
+}
+
+impl EngineParams {
+    /// The preset with `o` applied, or what is wrong with the result: the
+    /// prefill speed must be finite and above 0, the decode times finite
+    /// and at least 0 (counts below 1 are raised to 1).
+    pub(crate) fn with(mut self, o: &Overrides) -> Result<EngineParams, &'static str> {
+        self.max_num_seqs = o.max_num_seqs.map_or(self.max_num_seqs, |v| v.max(1));
+        self.prefill_tps = o.prefill_tps.unwrap_or(self.prefill_tps);
+        self.prefill_chunk = o.prefill_chunk.map_or(self.prefill_chunk, |v| v.max(1));
+        self.decode_base_ms = o.decode_base_ms.unwrap_or(self.decode_base_ms);
+        self.decode_per_seq_ms = o.decode_per_seq_ms.unwrap_or(self.decode_per_seq_ms);
+        let time = |v: f64| v.is_finite() && v >= 0.0;
+        if !(self.prefill_tps.is_finite() && self.prefill_tps > 0.0) {
+            return Err("the prefill speed must be a finite number above 0");
+        }
+        if !(time(self.decode_base_ms) && time(self.decode_per_seq_ms)) {
+            return Err("decode step times must be finite and at least 0");
+        }
+        Ok(self)
+    }
+}
+
 /// Hardware presets: shapes in the right proportions (a DeepSeek-class
 /// model), not measurements of any engine.
 pub(crate) const PRESETS: &[(&str, EngineParams)] = &[
@@ -330,6 +361,39 @@ impl EngineModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overrides_apply_and_impossible_speeds_are_refused() {
+        let p = preset("h100").expect("preset");
+        let o = Overrides {
+            max_num_seqs: Some(0),
+            decode_base_ms: Some(3.0),
+            ..Overrides::default()
+        };
+        let q = p.with(&o).expect("valid");
+        assert_eq!((q.max_num_seqs, q.decode_base_ms), (1, 3.0));
+        assert_eq!(q.prefill_tps, p.prefill_tps);
+        for bad in [
+            Overrides {
+                prefill_tps: Some(0.0),
+                ..Overrides::default()
+            },
+            Overrides {
+                prefill_tps: Some(f64::INFINITY),
+                ..Overrides::default()
+            },
+            Overrides {
+                decode_per_seq_ms: Some(f64::NAN),
+                ..Overrides::default()
+            },
+            Overrides {
+                decode_base_ms: Some(-1.0),
+                ..Overrides::default()
+            },
+        ] {
+            assert!(p.with(&bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn step_time_grows_with_batch_and_prefill() {
