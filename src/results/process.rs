@@ -3,8 +3,8 @@
 
 use crate::error::{Error, Result};
 use crate::fsutil;
+use crate::matrix::job_env::JobEnv;
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const COMMON: [&str; 10] = [
@@ -39,10 +39,9 @@ pub(crate) fn required_vars(multinode: bool) -> Vec<&'static str> {
     COMMON.iter().chain(extra).copied().collect()
 }
 
-/// The job environment, as read (a map so tests need not touch the process env).
-pub(crate) type Env = BTreeMap<String, String>;
-
-pub(crate) fn env_from_process() -> Env {
+/// The job environment from the process (a map, so tests need not touch
+/// the process env): what `matrix job-env` set.
+pub(crate) fn env_from_process() -> JobEnv {
     COMMON
         .iter()
         .chain(SINGLE.iter())
@@ -53,7 +52,7 @@ pub(crate) fn env_from_process() -> Env {
 }
 
 struct Vars<'a> {
-    env: &'a Env,
+    env: &'a JobEnv,
     problems: Vec<String>,
 }
 
@@ -86,7 +85,7 @@ impl Vars<'_> {
 }
 
 /// The processed result for one run.
-pub(crate) fn process(run: &Value, env: &Env) -> Result<Value> {
+pub(crate) fn process(run: &Value, env: &JobEnv) -> Result<Value> {
     let multinode = env
         .get("IS_MULTINODE")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
@@ -245,7 +244,7 @@ pub(crate) fn gpus_from_name(name: &str) -> Option<(u64, u64)> {
 
 /// A multi-node job whose environment lacks PREFILL_GPUS/DECODE_GPUS takes
 /// them from the result's name when it has the seed's `_gpus_…` suffix.
-fn env_with_name_gpus(env: &Env, file: &Path) -> Env {
+fn env_with_name_gpus(env: &JobEnv, file: &Path) -> JobEnv {
     let mut env = env.clone();
     let multinode = env
         .get("IS_MULTINODE")
@@ -262,7 +261,7 @@ fn env_with_name_gpus(env: &Env, file: &Path) -> Env {
 }
 
 /// Reads the run's result, writes `agg_{RESULT_FILENAME}.json` into `out_dir`.
-pub(crate) fn run(result_file: Option<&Path>, out_dir: &Path, env: &Env) -> Result<PathBuf> {
+pub(crate) fn run(result_file: Option<&Path>, out_dir: &Path, env: &JobEnv) -> Result<PathBuf> {
     let name = env.get("RESULT_FILENAME").cloned().unwrap_or_default();
     // It names a file inside out_dir: no path, nothing a log would render.
     if name.contains(['/', '\\']) || name.chars().any(char::is_control) {
@@ -337,14 +336,14 @@ mod tests {
         assert_eq!(e.exit_code(), crate::error::EXIT_INVALID, "{e}");
     }
 
-    fn env(pairs: &[(&str, &str)]) -> Env {
+    fn env(pairs: &[(&str, &str)]) -> JobEnv {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
     }
 
-    fn single_env() -> Env {
+    fn single_env() -> JobEnv {
         env(&[
             ("RUNNER_TYPE", "b200"),
             ("FRAMEWORK", "vllm"),
