@@ -205,6 +205,18 @@ fn to_stderr() -> Stdio {
         .map_or(Stdio::inherit(), Stdio::from)
 }
 
+/// Runs `cmd` to its end; with `annotate` (inside Actions) its output,
+/// which can carry what a server or a package build printed, is fenced so
+/// none of it is taken as a workflow command.
+fn status_fenced(cmd: &mut Command, annotate: bool) -> std::io::Result<std::process::ExitStatus> {
+    let fence = annotate.then(|| crate::diag::CommandFence::open(&mut std::io::stderr()));
+    let status = cmd.status();
+    if let Some(f) = fence {
+        f.close(&mut std::io::stderr());
+    }
+    status
+}
+
 /// Installs lm-eval when missing and allowed, runs it, writes meta_env.json.
 pub(crate) fn run(o: &EvalOptions) -> Result<PathBuf> {
     if !has_lm_eval(&o.python) {
@@ -216,17 +228,10 @@ pub(crate) fn run(o: &EvalOptions) -> Result<PathBuf> {
         }
         eprintln!("infmax: installing {LM_EVAL_SPEC}");
         // pip relays package build logs: fenced like lm-eval's output.
-        let fence = o
-            .annotate
-            .then(|| crate::diag::CommandFence::open(&mut std::io::stderr()));
-        let ok = Command::new(&o.python)
-            .args(["-m", "pip", "install", "--quiet", LM_EVAL_SPEC])
-            .stdout(to_stderr())
-            .status()
-            .is_ok_and(|s| s.success());
-        if let Some(f) = fence {
-            f.close(&mut std::io::stderr());
-        }
+        let mut pip = Command::new(&o.python);
+        pip.args(["-m", "pip", "install", "--quiet", LM_EVAL_SPEC])
+            .stdout(to_stderr());
+        let ok = status_fenced(&mut pip, o.annotate).is_ok_and(|s| s.success());
         if !ok || !has_lm_eval(&o.python) {
             return Err(Error::env(format!(
                 "installing {LM_EVAL_SPEC} with {} -m pip failed",
@@ -282,14 +287,8 @@ pub(crate) fn run(o: &EvalOptions) -> Result<PathBuf> {
     );
     // lm-eval's output can carry what the server answered: fenced so none
     // of it is taken as a workflow command.
-    let fence = o
-        .annotate
-        .then(|| crate::diag::CommandFence::open(&mut std::io::stderr()));
-    let status = cmd.status();
-    if let Some(f) = fence {
-        f.close(&mut std::io::stderr());
-    }
-    let status = status.map_err(|e| Error::env(format!("cannot run {}: {e}", o.python)))?;
+    let status = status_fenced(&mut cmd, o.annotate)
+        .map_err(|e| Error::env(format!("cannot run {}: {e}", o.python)))?;
     if !status.success() {
         return Err(Error::env(format!(
             "lm-eval failed ({status}); its output is above"

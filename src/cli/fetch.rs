@@ -22,9 +22,7 @@ pub(super) struct FetchArgs {
 
 pub(super) fn exec(a: &FetchArgs) -> Result<Written> {
     use crate::github::{api, fetch};
-    let rt = api::runtime()?;
-    let _g = rt.enter();
-    let gh = api::require_env("fetch")?;
+    let (rt, gh) = api::connect("fetch")?;
     let artifacts = rt.block_on(gh.run_artifacts(a.run_id))?;
     let chosen = fetch::select_artifacts(a.run_id, &artifacts, &a.artifact)?;
     for x in chosen {

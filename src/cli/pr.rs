@@ -64,9 +64,7 @@ fn sweep(a: &PrSweepArgs) -> Result<()> {
     {
         outputs.push(("sweep".into(), "false".into()));
     } else {
-        let rt = api::runtime()?;
-        let _g = rt.enter();
-        let gh = api::require_env("pr sweep")?;
+        let (rt, gh) = api::connect("pr sweep")?;
         let req = rt.block_on(pr::authorize(&gh, a.pr, &a.user))?;
         outputs.push(("sweep".into(), "true".into()));
         outputs.push(("base-sha".into(), req.base_sha));
@@ -82,9 +80,7 @@ fn sweep(a: &PrSweepArgs) -> Result<()> {
 fn comment(a: &PrCommentArgs) -> Result<()> {
     let text = crate::fsutil::read_input(&a.body_file).map_err(Error::invalid)?;
     let body = crate::results::markdown::fit(&text, COMMENT_LIMIT, "the full tables");
-    let rt = api::runtime()?;
-    let _g = rt.enter();
-    let gh = api::require_env("pr comment")?;
+    let (rt, gh) = api::connect("pr comment")?;
     let url = rt.block_on(gh.comment(a.pr, &body))?;
     stdout(&format!("{url}\n"))
 }

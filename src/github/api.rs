@@ -16,13 +16,21 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|e| Error::env(format!("cannot start the async runtime: {e}")))
 }
 
-/// `from_env`, or an error saying which variables a command needs.
-pub(crate) fn require_env(command: &str) -> Result<GithubApi> {
-    GithubApi::from_env()?.ok_or_else(|| {
+/// The runtime and the API client a command's calls go through (`from_env`,
+/// built inside the runtime as octocrab needs), or an error saying which
+/// variables `command` needs.
+pub(crate) fn connect(command: &str) -> Result<(tokio::runtime::Runtime, GithubApi)> {
+    let rt = runtime()?;
+    let gh = {
+        let _entered = rt.enter();
+        GithubApi::from_env()?
+    };
+    let gh = gh.ok_or_else(|| {
         Error::usage(format!(
             "{command} reads the GitHub API: set GITHUB_REPOSITORY=OWNER/REPO and GITHUB_TOKEN (and GITHUB_API_URL for GitHub Enterprise)"
         ))
-    })
+    })?;
+    Ok((rt, gh))
 }
 
 pub(crate) struct GithubApi {
@@ -138,11 +146,22 @@ impl GithubApi {
 
     /// GET a JSON document (`route` starts with `/repos/...`).
     async fn get_json(&self, route: &str, what: &str) -> Result<serde_json::Value> {
-        let res = self
-            .client
-            ._get(route)
-            .await
-            .map_err(|e| self.failed(what, &e.to_string()))?;
+        self.request_json(route, None, what).await
+    }
+
+    /// GET `route`, or POST `body` to it; the JSON answer, or an error
+    /// quoting the start of a failed one.
+    async fn request_json(
+        &self,
+        route: &str,
+        body: Option<&serde_json::Value>,
+        what: &str,
+    ) -> Result<serde_json::Value> {
+        let sent = match body {
+            None => self.client._get(route).await,
+            Some(b) => self.client._post(route, Some(b)).await,
+        };
+        let res = sent.map_err(|e| self.failed(what, &e.to_string()))?;
         let status = res.status();
         let body = self
             .client
@@ -251,27 +270,17 @@ impl GithubApi {
 
     /// Posts a comment on an issue or pull request; returns its URL.
     pub(crate) async fn comment(&self, number: u64, body: &str) -> Result<String> {
-        let what = format!("commenting on #{number}");
         let route = format!(
             "/repos/{}/{}/issues/{number}/comments",
             self.owner, self.repo
         );
-        let res = self
-            .client
-            ._post(route.as_str(), Some(&serde_json::json!({ "body": body })))
-            .await
-            .map_err(|e| self.failed(&what, &e.to_string()))?;
-        let status = res.status();
-        let text = self
-            .client
-            .body_to_string(res)
-            .await
-            .map_err(|e| self.failed(&what, &e.to_string()))?;
-        if !status.is_success() {
-            let msg: String = text.chars().take(300).collect();
-            return Err(self.failed(&what, &format!("HTTP {status}: {}", msg.trim())));
-        }
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let v = self
+            .request_json(
+                &route,
+                Some(&serde_json::json!({ "body": body })),
+                &format!("commenting on #{number}"),
+            )
+            .await?;
         Ok(v["html_url"].as_str().unwrap_or_default().to_string())
     }
 
