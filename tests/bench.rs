@@ -528,6 +528,32 @@ fn an_unwritable_result_dir_fails_before_sending() {
     assert_eq!(get(&sim.addr, "/sim/stats").json()["requests"], 0);
 }
 
+/// Reads one HTTP/1.1 request from a test server's connection (its body by
+/// Content-Length, then dropped): the request line, or `None` when the
+/// client closed first.
+fn read_request(r: &mut impl std::io::BufRead) -> Option<String> {
+    let mut request_line = String::new();
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            return None;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if request_line.is_empty() {
+            request_line = line.clone();
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; len];
+    let _ = r.read_exact(&mut body);
+    Some(request_line)
+}
+
 /// A server whose streams open with a byte-order mark and end lines with a
 /// bare CR (both legal SSE): every request completes with every token; a
 /// server that sends one line without end fails each request by its
@@ -535,7 +561,7 @@ fn an_unwritable_result_dir_fails_before_sending() {
 #[test]
 fn hostile_but_legal_streams_and_an_endless_line() {
     fn serve(status: &'static str, body: &'static [u8]) -> String {
-        use std::io::{BufRead, BufReader, Read, Write};
+        use std::io::{BufReader, Write};
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = l.local_addr().expect("addr").to_string();
         std::thread::spawn(move || {
@@ -543,18 +569,9 @@ fn hostile_but_legal_streams_and_an_endless_line() {
                 let Ok(mut s) = stream else { continue };
                 std::thread::spawn(move || {
                     let mut r = BufReader::new(s.try_clone().expect("clone"));
-                    let mut len = 0usize;
-                    loop {
-                        let mut line = String::new();
-                        if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                            break;
-                        }
-                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
+                    if read_request(&mut r).is_none() {
+                        return;
                     }
-                    let mut req = vec![0; len];
-                    let _ = r.read_exact(&mut req);
                     let head = format!(
                         "HTTP/1.1 {status}\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
                     );
@@ -817,7 +834,7 @@ fn a_result_name_with_a_line_break_is_refused() {
 /// the same way), so nothing fails (#17 item 10).
 #[test]
 fn a_stale_keep_alive_connection_is_resent_on_a_new_one() {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufReader, Write};
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = l.local_addr().expect("addr").to_string();
     std::thread::spawn(move || {
@@ -826,25 +843,9 @@ fn a_stale_keep_alive_connection_is_resent_on_a_new_one() {
             std::thread::spawn(move || {
                 let mut r = BufReader::new(s.try_clone().expect("clone"));
                 for served in 0.. {
-                    let mut len = 0usize;
-                    let mut request_line = String::new();
-                    loop {
-                        let mut line = String::new();
-                        if r.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                        if request_line.is_empty() {
-                            request_line = line.clone();
-                        }
-                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut req = vec![0; len];
-                    let _ = r.read_exact(&mut req);
+                    let Some(request_line) = read_request(&mut r) else {
+                        return;
+                    };
                     if served > 0 {
                         return; // the stale connection: closed, never answered
                     }
