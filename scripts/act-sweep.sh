@@ -115,13 +115,19 @@ JSON
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+# Up to 5 s for a server this script started to answer URL.
+wait_for() {
+  for _ in $(seq 50); do
+    curl -fs -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  echo "act sweep: nothing answers $1" >&2
+  return 1
+}
 port="$(free_port)"
 python3 -m http.server --bind 127.0.0.1 --directory "$work/release" "$port" >"$work/release.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 50); do
-  curl -fs -o /dev/null "http://127.0.0.1:$port/$version/$asset" && break
-  sleep 0.1
-done
+wait_for "http://127.0.0.1:$port/$version/$asset"
 
 itl_ms=0.05
 echo "act sweep: $act_bin in $repo, $asset from 127.0.0.1:$port" >&2
@@ -151,10 +157,7 @@ python3 "$root/scripts/act_sweep_check.py" "$work/artifacts" "$work/act.log" "$i
 api_port="$(free_port)"
 python3 "$root/scripts/act_mock_api.py" "$api_port" "$work/api.log" infmax/act-sweep 999 "$base" "$head" &
 api_pid=$!
-for _ in $(seq 50); do
-  curl -fs -o /dev/null "http://127.0.0.1:$api_port/repos/infmax/act-sweep/pulls/999" && break
-  sleep 0.1
-done
+wait_for "http://127.0.0.1:$api_port/repos/infmax/act-sweep/pulls/999"
 comment_event() {
   cat >"$work/comment.json" <<JSON
 {"action": "created", "issue": {"number": 999, "pull_request": {"url": "x"}},
