@@ -11,6 +11,10 @@
 #   SLURM_PARTITION, SLURM_ACCOUNT, SLURM_TIME (slurm/enroot launchers)
 #   GPUS_PER_NODE  (slurm/enroot; default 4 on GB200 runners, else 8, as
 #                  `infmax matrix job-env` assumes)
+#   LAUNCH_SIM     true: the Slurm launchers run benchmarks/sim.sh (the
+#                  simulated engine, no image, no GPU) in the allocation
+#                  instead of the engine's container, so the Slurm path runs
+#                  end to end without GPUs (scripts/slurm-e2e.sh)
 
 : "${GPU_VENDOR:=nvidia}"
 : "${SLURM_TIME:=04:00:00}"
@@ -119,25 +123,65 @@ slurm_alloc() {
   salloc "${args[@]}" "$@"
 }
 
+# The nodes this job needs: 1, or for a multi-node entry as many as its
+# prefill and decode GPUs fill at GPUS_PER_NODE each. Fails before anything
+# is allocated when the partition has fewer nodes (salloc would wait for them
+# for ever, or fail without naming the entry).
+slurm_nodes() {
+  local nodes=1 have v
+  if [ "${IS_MULTINODE:-false}" = true ]; then
+    for v in PREFILL_GPUS DECODE_GPUS GPUS_PER_NODE; do
+      if ! [[ "${!v:-}" =~ ^[1-9][0-9]*$ ]]; then
+        echo "error: multi-node entry: $v is \`${!v:-}\`; expected a positive whole number (set by \`infmax matrix job-env\`)" >&2
+        return 1
+      fi
+    done
+    nodes=$(((PREFILL_GPUS + DECODE_GPUS + GPUS_PER_NODE - 1) / GPUS_PER_NODE))
+  fi
+  local sinfo_args=(--noheader --Node --format %N)
+  if [ -n "${SLURM_PARTITION:-}" ]; then
+    sinfo_args+=(--partition "$SLURM_PARTITION")
+  fi
+  have="$(sinfo "${sinfo_args[@]}" | sort -u | grep -c . || true)"
+  if [ "$have" -lt "$nodes" ]; then
+    echo "error: this entry needs $nodes node(s) of $GPUS_PER_NODE GPUs (PREFILL_GPUS=${PREFILL_GPUS:-} + DECODE_GPUS=${DECODE_GPUS:-}), but Slurm partition ${SLURM_PARTITION:-(default)} has $have; run it on a larger partition (SLURM_PARTITION) or give it fewer workers" >&2
+    return 1
+  fi
+  echo "$nodes"
+}
+
+# LAUNCH_SIM=true: the simulated engine runs in the allocation (on the host of
+# its first node, in this workspace) in place of the engine's container.
+slurm_sim() {
+  slurm_alloc "$1" srun --nodes 1 --ntasks 1 --export ALL bash benchmarks/sim.sh
+}
+
 # Slurm with Docker on the compute node: one node allocated with salloc,
 # the container started there with srun.
 launch_slurm() {
-  local script
+  local script nodes
+  nodes="$(slurm_nodes)"
+  if [ "${LAUNCH_SIM:-false}" = true ]; then
+    slurm_sim "$nodes"
+    return
+  fi
   script="$(bench_script .)"
   docker_run_args
-  slurm_alloc 1 srun --ntasks 1 docker run "${DOCKER_ARGS[@]}" "$IMAGE" bash "$script"
+  slurm_alloc "$nodes" srun --nodes 1 --ntasks 1 docker run "${DOCKER_ARGS[@]}" "$IMAGE" bash "$script"
 }
 
 # Slurm with enroot/pyxis: the image is imported by pyxis; multi-node
 # entries get as many nodes as their prefill and decode GPUs need, and the
 # engine script runs on the first node (it starts workers with srun).
 launch_enroot() {
-  local script nodes=1 bindir
+  local script nodes bindir
+  nodes="$(slurm_nodes)"
+  if [ "${LAUNCH_SIM:-false}" = true ]; then
+    slurm_sim "$nodes"
+    return
+  fi
   script="$(bench_script .)"
   bindir="$(infmax_dir)"
-  if [ "${IS_MULTINODE:-false}" = true ]; then
-    nodes=$(((PREFILL_GPUS + DECODE_GPUS + GPUS_PER_NODE - 1) / GPUS_PER_NODE))
-  fi
   export PATH="$C_BIN:$PATH"
   slurm_alloc "$nodes" srun --nodes 1 --ntasks 1 --export ALL \
     --container-image "$IMAGE" \
