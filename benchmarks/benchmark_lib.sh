@@ -246,24 +246,29 @@ run_eval() {
   esac
 }
 
-# Moves meta_env.json and the lm-eval results*.json from EVAL_RESULT_DIR to
-# the working directory, where the workflow uploads them as the
+# Writes meta_env.json (the job's environment; `infmax eval run` has already
+# written it, `infmax eval meta` does when lm-eval ran another way) and moves
+# it with the lm-eval results*.json from EVAL_RESULT_DIR to the working
+# directory, where the workflow uploads them as the
 # eval_{EXP_NAME}_{RESULT_FILENAME} artifact.
 append_lm_eval_summary() {
   local dir="${EVAL_RESULT_DIR:-}"
-  if [ -z "$dir" ] || [ ! -f "$dir/meta_env.json" ]; then
-    echo "error: ${FUNCNAME[0]}: no meta_env.json in EVAL_RESULT_DIR='$dir'; run run_eval first (its output says why it did not finish)" >&2
+  if [ -z "$dir" ] || [ ! -d "$dir" ]; then
+    echo "error: ${FUNCNAME[0]}: EVAL_RESULT_DIR='$dir' is not a folder of lm-eval results; run run_eval first (its output says why it did not finish)" >&2
     return 1
   fi
-  local found=0 f
+  local results=() f
   while IFS= read -r -d '' f; do
-    found=1
-    mv -f "$f" ./
+    results+=("$f")
   done < <(find "$dir" -type f -name 'results*.json' -print0)
-  if [ "$found" = 0 ]; then
+  if [ "${#results[@]}" = 0 ]; then
     echo "error: ${FUNCNAME[0]}: no lm-eval results*.json under $dir" >&2
     return 1
   fi
+  if [ ! -f "$dir/meta_env.json" ]; then
+    "$INFMAX" eval meta --out "$dir" >/dev/null || return
+  fi
+  mv -f "${results[@]}" ./
   mv -f "$dir/meta_env.json" ./
 }
 

@@ -53,8 +53,11 @@ for n in bmk:
     rf = n[len("bmk_"):]
     if not rf.endswith("_sim_0"):
         fail(f"{n}: RESULT_FILENAME without the runner name")
-    if f"agg_{rf}.json" not in artifacts[n]:
-        fail(f"{n} has no agg_{rf}.json at its root: {sorted(artifacts[n])}")
+    if sorted(artifacts[n]) != [f"agg_{rf}.json"]:
+        fail(f"{n} must hold agg_{rf}.json alone (the seed's collect reads every *.json in it): {sorted(artifacts[n])}")
+    raw = artifacts.get(f"raw_{rf}", {})
+    if sorted(raw) != [f"{rf}.json"]:
+        fail(f"raw_{rf} must hold the raw result {rf}.json: {sorted(raw)}")
 for n in ("changelog-metadata", "results_bmk", "report", "eval_results_all"):
     if n not in artifacts:
         fail(f"no artifact {n}; artifacts: {names}")

@@ -301,6 +301,22 @@ pub(crate) fn expand_file_args(flag: &str, args: &[PathBuf]) -> Result<Vec<PathB
     Ok(out)
 }
 
+/// One file argument that may be a glob pattern (see [`expand_file_args`]):
+/// the pattern must match exactly one file.
+pub(crate) fn expand_one_file(flag: &str, arg: &Path) -> Result<PathBuf> {
+    let mut files = expand_file_args(flag, std::slice::from_ref(&arg.to_path_buf()))?;
+    if files.len() > 1 {
+        let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+        return Err(Error::usage(format!(
+            "{flag} `{}`: the pattern matches {} files ({}); it takes one",
+            arg.display(),
+            files.len(),
+            names.join(", ")
+        )));
+    }
+    Ok(files.remove(0))
+}
+
 /// Master configs and the runner config, loaded together: the problems of
 /// both (and of a changelog checked against them) are reported at once.
 pub(crate) struct Loaded {

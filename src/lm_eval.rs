@@ -68,6 +68,17 @@ impl Meta {
     pub(crate) fn dp_attention(text: &str) -> String {
         text.trim().to_ascii_lowercase()
     }
+
+    /// Writes `dir/meta_env.json` (creating `dir`); returns its path.
+    pub(crate) fn write(&self, dir: &std::path::Path) -> Result<PathBuf> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::env(format!("cannot create {}: {e}", dir.display())))?;
+        let meta = dir.join("meta_env.json");
+        let text = serde_json::to_string_pretty(self).map_err(|e| Error::env(e.to_string()))?;
+        fsutil::atomic_write(&meta, text.as_bytes())
+            .map_err(|e| Error::env(format!("cannot write {}: {e}", meta.display())))?;
+        Ok(meta)
+    }
 }
 
 /// If a chat answer's `content` is empty, uses its reasoning text instead.
@@ -294,11 +305,7 @@ pub(crate) fn run(o: &EvalOptions) -> Result<PathBuf> {
             "lm-eval failed ({status}); its output is above"
         )));
     }
-    let meta = o.out.join("meta_env.json");
-    let text = serde_json::to_string_pretty(&o.meta).map_err(|e| Error::env(e.to_string()))?;
-    fsutil::atomic_write(&meta, text.as_bytes())
-        .map_err(|e| Error::env(format!("cannot write {}: {e}", meta.display())))?;
-    Ok(meta)
+    o.meta.write(&o.out)
 }
 
 #[cfg(test)]

@@ -224,11 +224,22 @@ fn bench_one(o: &RunOptions, server: &Server, e: &MatrixEntry, conc: u32) -> Res
         n = n.min(o.max_prompts.max(conc as usize));
     }
     let raw = o.out.join("raw").join(format!("{name}.json"));
+    let spec = match e {
+        MatrixEntry::Single(s) => s.spec_decoding,
+        MatrixEntry::Multi(m) => m.spec_decoding,
+    };
+    // As the CI scripts (benchmark_lib.sh `run_benchmark`): text prompts of
+    // a speculative-decoding entry go as chat messages.
+    let chat = spec != crate::config::SpecDecoding::None && o.tokenizer.is_some();
     let mut opts = BenchOptions {
         backend: Backend::Vllm,
         base_url: server.url.clone(),
-        endpoint: "/v1/completions".into(),
-        chat: false,
+        endpoint: if chat {
+            "/v1/chat/completions".into()
+        } else {
+            "/v1/completions".into()
+        },
+        chat,
         model: model.to_string(),
         served_model_name: None,
         tokenizer: o.tokenizer.clone(),

@@ -196,3 +196,42 @@ fn a_change_to_the_changelog_runs_only_what_it_adds() {
     assert_eq!(jobs[0]["runner"], "b200-trt");
     assert_eq!(v["multi_node"], serde_json::json!({}));
 }
+
+/// Every file argument takes a glob pattern (an Action's `args` never goes
+/// through a shell): the runner config and the changelog as well as the
+/// master configs. A pattern for a one-file flag must match one file.
+#[test]
+fn file_arguments_take_glob_patterns() {
+    let s = seed_repo();
+    s.infmax(&[
+        "validate",
+        "--config-files",
+        ".github/configs/*-master.yaml",
+        "--runner-config",
+        ".github/configs/runner?.yaml",
+        "--changelog-file",
+        "perf-changelog.y*ml",
+    ])
+    .assert()
+    .success();
+    s.infmax(&[
+        "validate",
+        "--runner-config",
+        ".github/configs/*.yaml",
+    ])
+    .assert()
+    .code(2)
+    .stderr_eq(str![[r#"
+note: configs/ does not exist; using the seed layout's .github/configs/
+error: --runner-config `.github/configs/*.yaml`: the pattern matches 3 files (.github/configs/gb200-master.yaml, .github/configs/nvidia-master.yaml, .github/configs/runners.yaml); it takes one
+
+"#]]);
+    s.infmax(&["validate", "--changelog-file", "nothing-*.yaml"])
+        .assert()
+        .code(2)
+        .stderr_eq(str![[r#"
+note: configs/ does not exist; using the seed layout's .github/configs/
+error: --changelog-file `nothing-*.yaml`: the pattern matches no file
+
+"#]]);
+}

@@ -248,3 +248,160 @@ append_lm_eval_summary"#,
     let stats = common::sim::get(&sim.addr, "/sim/stats").json();
     assert_eq!(stats["requests"], 10, "every question went to the server");
 }
+
+/// An engine script written against the seed's library, unchanged: every
+/// function of compat.md §4 with the seed's flags, against the simulator;
+/// then the workflow's steps after it (`result process`, `collect results`,
+/// `collect evals`) find what they read.
+#[test]
+fn a_seed_engine_script_runs_end_to_end_with_its_eval() {
+    let Some(py) = python() else { return };
+    let s = Scratch::new();
+    let data = s.write(
+        "tasks/echo.jsonl",
+        &(0..6)
+            .map(|i| format!("{{\"question\": \"Question {i}?\", \"answer\": \"the\"}}\n"))
+            .collect::<String>(),
+    );
+    let task = s.write(
+        "tasks/echo.yaml",
+        &TASK.replace("DATA", data.to_str().expect("utf8")),
+    );
+    let tokenizer = common::tokenizer::write(s.path());
+    let sim = SimProcess::start(&[
+        "--served-model-name",
+        "org/m",
+        "--ttft-ms",
+        "2",
+        "--itl-ms",
+        "1",
+        "--tokenizer",
+        tokenizer.to_str().expect("utf8"),
+    ]);
+    let port = sim.addr.rsplit(':').next().expect("a port").to_string();
+    s.write("server.log", "");
+    let lib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benchmarks/benchmark_lib.sh");
+    // The seed's dsr1 MTP scripts, minus the engine launch (the simulator
+    // is already up; its pid stands for the engine's).
+    let script = r#"set -euo pipefail
+source "$LIB"
+check_env_vars MODEL PORT TP CONC ISL OSL RESULT_FILENAME
+wait_for_server_ready --port "$PORT" --server-log "$SERVER_LOG" --server-pid "$SERVER_PID" --sleep-interval 1
+run_benchmark_serving \
+  --model "$MODEL" \
+  --port "$PORT" \
+  --backend vllm \
+  --input-len "$ISL" \
+  --output-len "$OSL" \
+  --random-range-ratio 0.8 \
+  --num-prompts $((CONC * 10)) \
+  --max-concurrency "$CONC" \
+  --result-filename "$RESULT_FILENAME" \
+  --result-dir "$PWD/results/" \
+  --bench-serving-dir "$PWD" \
+  --use-chat-template \
+  --server-pid "$SERVER_PID"
+run_eval --framework lm-eval --port "$PORT" --task "$EVAL_TASK" --num-fewshot 0 \
+  --results-dir eval_dir --gen-max-tokens 6 --temperature 0 --top-p 1 --concurrent-requests 4
+append_lm_eval_summary
+"#;
+    let rf = "dsr1_1k1k_fp4_sglang_tp4_ep1_dpa_false_conc4_specdecode_mtp_b200-nb_0";
+    let job_env: &[(&str, &str)] = &[
+        ("MODEL", "org/m"),
+        ("MODEL_PREFIX", "dsr1"),
+        ("IMAGE", "lmsysorg/sglang:v0.5"),
+        ("RUNNER_TYPE", "b200"),
+        ("FRAMEWORK", "sglang"),
+        ("PRECISION", "fp4"),
+        ("SPEC_DECODING", "mtp"),
+        ("TP", "4"),
+        ("EP_SIZE", "1"),
+        ("DP_ATTENTION", "false"),
+        ("CONC", "4"),
+        ("ISL", "64"),
+        ("OSL", "8"),
+        ("DISAGG", "false"),
+        ("IS_MULTINODE", "false"),
+        ("RESULT_FILENAME", rf),
+    ];
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg("-c")
+        .arg(script)
+        .current_dir(s.path())
+        .env("LIB", lib)
+        .env("INFMAX", env!("CARGO_BIN_EXE_infmax"))
+        .env("INFMAX_PYTHON", &py)
+        .env("PORT", &port)
+        .env("SERVER_LOG", s.path().join("server.log"))
+        .env("SERVER_PID", sim.child.id().to_string())
+        .env("TOKENIZER", &tokenizer)
+        .env("EVAL_TASK", &task)
+        .env("HF_DATASETS_OFFLINE", "1")
+        .env("HF_HUB_OFFLINE", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_OUTPUT");
+    for (k, v) in job_env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("bash");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The workflow's "Process results" step, then the collect jobs.
+    let mut process = s.infmax(&[
+        "result",
+        "process",
+        "--result-file",
+        &format!("results/{rf}.json"),
+        "--out-dir",
+        "bmk",
+    ]);
+    for (k, v) in job_env {
+        process = process.env(k, v);
+    }
+    process.assert().success();
+    std::fs::create_dir_all(s.path().join("ev")).expect("mkdir");
+    for f in std::fs::read_dir(s.path()).expect("ls").flatten() {
+        let n = f.file_name().to_string_lossy().to_string();
+        if n == "meta_env.json" || (n.starts_with("results") && n.ends_with(".json")) {
+            std::fs::rename(f.path(), s.path().join("ev").join(&n)).expect("mv");
+        }
+    }
+    s.infmax(&["collect", "results", "bmk", "--out-dir", "out"])
+        .assert()
+        .success();
+    let agg: Value = serde_json::from_str(&s.read("out/agg_bmk.json")).expect("agg_bmk.json");
+    let row = &agg[0];
+    assert_eq!(agg.as_array().map(Vec::len), Some(1), "{agg}");
+    assert_eq!(
+        (
+            &row["hw"],
+            &row["conc"],
+            &row["spec_decoding"],
+            &row["dp_attention"]
+        ),
+        (
+            &Value::from("b200"),
+            &Value::from(4),
+            &Value::from("mtp"),
+            &Value::from("false")
+        ),
+        "{row}"
+    );
+    // The simulator's timing: 1 ms a token after the first.
+    let tpot = row["median_tpot"].as_f64().expect("median_tpot");
+    assert!((0.0009..0.002).contains(&tpot), "{row}");
+    s.infmax(&["collect", "evals", "ev", "--out-dir", "out"])
+        .assert()
+        .success();
+    let evals: Value =
+        serde_json::from_str(&s.read("out/agg_eval_all.json")).expect("agg_eval_all.json");
+    assert_eq!(evals.as_array().map(Vec::len), Some(1), "{evals}");
+    assert_eq!(evals[0]["hw"], "B200", "{evals}");
+    assert_eq!(evals[0]["spec_decoding"], "mtp", "{evals}");
+    // 40 measured + 8 warm-up benchmark requests and 6 questions.
+    let stats = common::sim::get(&sim.addr, "/sim/stats").json();
+    assert_eq!(stats["requests"], 54, "{stats}");
+}

@@ -500,3 +500,62 @@ error: art/job5/agg_cut.json: not a readable result file: EOF while parsing a va
 "#]]);
     assert!(!s.path().join("agg_bmk.json").exists());
 }
+
+/// The seed's result processor converts every top-level key ending in `ms`
+/// or containing `tpot` with float(): metadata under such a key must be a
+/// number, refused before anything runs (exit 2) otherwise.
+#[test]
+fn metadata_that_would_break_the_seeds_processor_is_refused() {
+    let s = Scratch::new();
+    for kv in ["lag_ms=abc", "tpot_note=fast"] {
+        s.infmax(&[
+            "bench",
+            "serve",
+            "--model",
+            "m",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--metadata",
+            kv,
+        ])
+        .assert()
+        .code(2)
+        .stderr_eq(format!("error: --metadata {kv}: a key ending in `ms` or containing `tpot` needs a number (the seed's result processor reads such keys as numbers); rename the key to record text\n"));
+    }
+}
+
+/// `eval meta` writes meta_env.json from the job environment alone (for
+/// lm-eval results produced another way), and `collect evals` names its
+/// aggregate `all` unless told (the seed's sweep name), `collect results`
+/// `bmk`.
+#[test]
+fn eval_meta_and_the_default_aggregate_names() {
+    let s = Scratch::new();
+    s.infmax(&["eval", "meta", "--out", "ev/job"])
+        .env("MODEL", "org/m")
+        .env("RUNNER_TYPE", "mi355x")
+        .env("FRAMEWORK", "atom")
+        .env("PRECISION", "fp4")
+        .env("TP", "8")
+        .env("EP_SIZE", "1")
+        .env("CONC", "64")
+        .env("DP_ATTENTION", "False")
+        .env("ISL", "1024")
+        .env("OSL", "1024")
+        .env_remove("SPEC_DECODING")
+        .assert()
+        .success()
+        .stdout_eq("ev/job/meta_env.json\n");
+    let meta: Value = serde_json::from_str(&s.read("ev/job/meta_env.json")).expect("meta");
+    assert_eq!(
+        meta,
+        json!({"framework": "atom", "precision": "fp4", "spec_decoding": "none", "tp": 8,
+               "conc": 64, "ep": 1, "dp_attention": "false", "model": "org/m",
+               "hw": "mi355x", "isl": 1024, "osl": 1024})
+    );
+    s.write("ev/job/results_2026.json", &harness(0.5));
+    s.infmax(&["collect", "evals", "ev"]).assert().success();
+    assert!(s.path().join("agg_eval_all.json").exists());
+    s.infmax(&["collect", "results", "ev"]).assert().success();
+    assert!(s.path().join("agg_bmk.json").exists());
+}

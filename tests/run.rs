@@ -186,3 +186,80 @@ fn config_values_are_not_shell_code() {
     );
     assert!(!s.path().join("pwned").exists() && !s.path().join("pwned2").exists());
 }
+
+/// `--full-scale` benchmarks under the CI scripts' protocol, read from the
+/// same place (`bench serve --protocol sweep`): 10 x C prompts, 2 x C
+/// warm-ups, range ratio 0.8, the p99.9 percentile; a speculative-decoding
+/// entry with text prompts goes as chat messages, as `run_benchmark` sends it.
+#[test]
+fn full_scale_uses_the_ci_protocol() {
+    let s = Scratch::new();
+    s.write(
+        "cfg/tiny-master.yaml",
+        "tiny-fp8-h100-vllm:
+  image: vllm/vllm-openai:v0.11.0
+  model: m
+  model-prefix: tiny
+  precision: fp8
+  framework: vllm
+  runner: h100
+  multinode: false
+  seq-len-configs:
+  - isl: 64
+    osl: 4
+    search-space:
+    - { tp: 1, spec-decoding: mtp, conc-list: [2] }
+",
+    );
+    s.write("cfg/runners.yaml", "h100: [h100-x_0]\n");
+    let tokenizer = common::tokenizer::write(s.path());
+    let tok = tokenizer.to_str().expect("utf8");
+    let exe = env!("CARGO_BIN_EXE_infmax");
+    let cmd = format!(
+        "{exe} sim --port {{port}} --served-model-name {{model}} --ttft-ms 1 --itl-ms 1 --max-model-len {{max_model_len}} --tokenizer {tok}"
+    );
+    s.infmax(&[
+        "run",
+        "--full-scale",
+        "--config-files",
+        "cfg/tiny-master.yaml",
+        "--runner-config",
+        "cfg/runners.yaml",
+        "--engine",
+        "cmd",
+        "--server-cmd",
+        &cmd,
+        "--tokenizer",
+        tok,
+        "--out",
+        "out",
+    ])
+    .assert()
+    .success();
+    let raw = std::fs::read_dir(s.path().join("out/raw"))
+        .expect("raw")
+        .flatten()
+        .next()
+        .expect("one raw result");
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(raw.path()).expect("read")).expect("json");
+    assert_eq!(
+        (&r["num_prompts"], &r["num_warmups"], &r["completed"]),
+        (&Value::from(20), &Value::from(4), &Value::from(20)),
+        "{r}"
+    );
+    assert!(r["p99.9_ttft_ms"].is_number(), "{r}");
+    let fp = &r["input_lens_fingerprint"];
+    let (min, max) = (
+        fp["realised_min"].as_f64().expect("min"),
+        fp["realised_max"].as_f64().expect("max"),
+    );
+    assert!(
+        (51.0..=64.0).contains(&min) && min < max && max <= 64.0,
+        "{fp}"
+    );
+    // Chat messages: the server (same tokenizer) counts the template's 4 tokens more.
+    let server = fp["server_prompt_tokens_mean"].as_f64().expect("usage");
+    let client = fp["realised_mean"].as_f64().expect("mean");
+    assert!((server - client - 4.0).abs() < 1e-9, "{fp}");
+}

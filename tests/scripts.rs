@@ -352,7 +352,7 @@ fn seed_library_calls_fail_with_what_to_fix() {
         ),
         (
             "EVAL_RESULT_DIR=nowhere append_lm_eval_summary",
-            "error: append_lm_eval_summary: no meta_env.json in EVAL_RESULT_DIR='nowhere'; run run_eval first (its output says why it did not finish)\n",
+            "error: append_lm_eval_summary: EVAL_RESULT_DIR='nowhere' is not a folder of lm-eval results; run run_eval first (its output says why it did not finish)\n",
         ),
     ] {
         let out = seed_script(&s, &sim, &format!("source \"$LIB\"; {call}"))
@@ -427,4 +427,106 @@ fn gb200_launchers_ask_for_four_gpus_per_node() {
         .output()
         .expect("bash");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "8\n");
+}
+
+/// The library's defaults (compat.md §4), seen in the arguments it passes to
+/// infmax (a stub that records them): run_eval with nothing but the job
+/// environment; run_benchmark for speculative decoding sends chat messages;
+/// append_lm_eval_summary writes meta_env.json when lm-eval ran elsewhere.
+#[test]
+fn library_defaults_reach_infmax() {
+    let s = common::Scratch::new();
+    let stub = s.write(
+        "stub.sh",
+        "#!/bin/sh\nprintf '%s\\n' \"$*\" \"OPENAI_API_KEY=$OPENAI_API_KEY\" >> \"$CALLS\"\n",
+    );
+    let call = |script: &str, env: &[(&str, &str)]| {
+        let _ = std::fs::remove_file(s.path().join("calls"));
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c")
+            .arg(format!("source \"$LIB\"; {script}"))
+            .current_dir(s.path())
+            .env("LIB", root().join("benchmarks/benchmark_lib.sh"))
+            .env("INFMAX", "sh")
+            .env("CALLS", s.path().join("calls"))
+            .env("MODEL", "org/m")
+            .env_remove("PORT")
+            .env_remove("EVAL_TASK")
+            .env_remove("NUM_FEWSHOT")
+            .env_remove("EVAL_RESULT_DIR")
+            .env_remove("EVAL_FRAMEWORK")
+            .env_remove("MODEL_NAME")
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("SPEC_DECODING");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("bash");
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            s.read("calls"),
+        )
+    };
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let stub = stub.to_str().expect("utf8");
+    let gsm8k = root().join("benchmarks/evals/gsm8k.yaml");
+    let evals = root().join("benchmarks/evals");
+    let (stdout, calls) = call(
+        &format!("INFMAX={stub}; run_eval; echo \"$EVAL_RESULT_DIR\""),
+        &[],
+    );
+    assert_eq!(
+        calls,
+        format!(
+            "eval run --port 8888 --model org/m --tasks {} --include-path {} --num-fewshot 2 --max-tokens 4096 --temperature 0 --top-p 1 --concurrency 32 --out eval_out\nOPENAI_API_KEY=EMPTY\n",
+            gsm8k.display(),
+            evals.display()
+        )
+    );
+    assert_eq!(
+        stdout, "eval_out\n",
+        "EVAL_RESULT_DIR is exported for the next step"
+    );
+    let (_, calls) = call(
+        &format!("INFMAX={stub}; run_lm_eval"),
+        &[
+            ("MODEL_NAME", "served"),
+            ("NUM_FEWSHOT", "5"),
+            ("EVAL_TASK", "mmlu"),
+        ],
+    );
+    assert!(
+        calls.contains(" --model served --tasks mmlu ") && calls.contains(" --num-fewshot 5 "),
+        "{calls}"
+    );
+    // Speculative decoding: chat messages, as the seed's MTP scripts send them.
+    for (spec, chat) in [("mtp", true), ("draft_model", true), ("none", false)] {
+        let (_, calls) = call(
+            &format!("INFMAX={stub}; RESULT_DIR=r; run_benchmark 4 name"),
+            &[("SPEC_DECODING", spec), ("ISL", "64"), ("OSL", "8")],
+        );
+        assert_eq!(
+            calls.contains("--use-chat-template"),
+            chat,
+            "{spec}: {calls}"
+        );
+        assert!(calls.contains("--protocol sweep"), "{calls}");
+    }
+    // lm-eval results without meta_env.json: append_lm_eval_summary asks
+    // infmax for it (`eval meta`), then moves both here.
+    s.write("elsewhere/results_2026.json", "{}");
+    let (_, calls) = call(
+        &format!("INFMAX={stub}; EVAL_RESULT_DIR=elsewhere; append_lm_eval_summary || true"),
+        &[],
+    );
+    assert_eq!(calls.lines().next(), Some("eval meta --out elsewhere"));
+    assert!(s.path().join("results_2026.json").exists());
 }

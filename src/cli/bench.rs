@@ -107,7 +107,8 @@ pub(super) struct BenchServeArgs {
     /// [default: {backend}-{rate}qps[-concurrency{C}]-{model}-{date}.json]
     #[arg(long, env = "INFMAX_BENCH_RESULT_FILENAME")]
     result_filename: Option<String>,
-    /// Extra KEY=VALUE pairs recorded at the top level of the result.
+    /// Extra KEY=VALUE pairs recorded at the top level of the result (keys
+    /// ending in `ms` or containing `tpot` take numbers only).
     #[arg(long, num_args = 1.., value_name = "KEY=VALUE")]
     metadata: Vec<String>,
     /// Send prompts as chat messages so the server applies the model's chat template.
@@ -266,6 +267,15 @@ fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
                 .filter(|(k, _)| !k.trim().is_empty())
                 .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
                 .ok_or_else(|| Error::usage(format!("--metadata {kv}: expected KEY=VALUE")))
+                .and_then(|(k, v)| {
+                    // The seed's result processor converts these keys with float().
+                    if (k.ends_with("ms") || k.contains("tpot")) && v.parse::<f64>().is_err() {
+                        return Err(Error::usage(format!(
+                            "--metadata {kv}: a key ending in `ms` or containing `tpot` needs a number (the seed's result processor reads such keys as numbers); rename the key to record text"
+                        )));
+                    }
+                    Ok((k, v))
+                })
         })
         .collect::<Result<Vec<_>>>()?;
     let result_path = a.save_result.then(|| {

@@ -21,9 +21,10 @@ pub(super) enum CollectCommand {
 pub(super) struct CollectArgs {
     /// Directory of artifacts (searched recursively).
     dir: PathBuf,
-    /// Aggregate name: writes agg_{name}.json.
-    #[arg(long, default_value = "bmk", env = "INFMAX_COLLECT_NAME")]
-    name: String,
+    /// Aggregate name: writes agg_{name}.json (results) or agg_eval_{name}.json (evals)
+    /// [default: bmk for results, all for evals: the seed's names for a sweep].
+    #[arg(long, env = "INFMAX_COLLECT_NAME")]
+    name: Option<String>,
     /// Where the aggregate goes.
     #[arg(long, default_value = ".", env = "INFMAX_OUT_DIR")]
     out_dir: PathBuf,
@@ -41,12 +42,20 @@ pub(super) struct CollectEvalsArgs {
     thresholds: Option<PathBuf>,
 }
 
+impl CollectArgs {
+    fn name(&self, default: &'static str) -> Result<&str> {
+        let name = self.name.as_deref().unwrap_or(default);
+        check_name(name)?;
+        Ok(name)
+    }
+}
+
 fn collect_results(a: &CollectArgs) -> Result<Written> {
-    check_name(&a.name)?;
+    let name = a.name("bmk")?;
     let crate::results::collect::Collected { results, skipped } =
         crate::results::collect::gather(&a.dir)?;
     warn(&skipped);
-    let file = format!("agg_{}.json", a.name);
+    let file = format!("agg_{name}.json");
     write_json(&a.out_dir.join(&file), &results)?;
     eprintln!(
         "infmax: {} results from {} -> {}",
@@ -65,7 +74,7 @@ fn collect_results(a: &CollectArgs) -> Result<Written> {
 
 fn collect_evals(a: &CollectEvalsArgs) -> Result<Written> {
     let c = &a.common;
-    check_name(&c.name)?;
+    let name = c.name("all")?;
     let crate::results::evals::Gathered {
         rows,
         incomplete,
@@ -85,7 +94,7 @@ fn collect_evals(a: &CollectEvalsArgs) -> Result<Written> {
             })
             .collect::<Vec<_>>(),
     );
-    let file = format!("agg_eval_{}.json", c.name);
+    let file = format!("agg_eval_{name}.json");
     write_json(&c.out_dir.join(&file), &rows)?;
     eprintln!(
         "infmax: {} eval rows from {} -> {}",

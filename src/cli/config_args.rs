@@ -15,17 +15,18 @@ pub(super) struct ConfigArgs {
     /// does not exist; sorted by name]
     #[arg(long, alias = "master-config", num_args = 1.., value_delimiter = ',', env = "INFMAX_CONFIG_FILES")]
     config_files: Vec<PathBuf>,
-    /// Runner config: runner type -> node names [default: runners.yaml in
-    /// the default config folder]
+    /// Runner config: runner type -> node names, or a glob pattern matching
+    /// one file [default: runners.yaml in the default config folder]
     #[arg(long, env = "INFMAX_RUNNER_CONFIG")]
     runner_config: Option<PathBuf>,
 }
 
-/// The runner config given, or `runners.yaml` in the default config folder.
-pub(super) fn runner_config_path(given: &Option<PathBuf>) -> PathBuf {
+/// The runner config given (a pattern expanded), or `runners.yaml` in the
+/// default config folder.
+pub(super) fn runner_config_path(given: &Option<PathBuf>) -> Result<PathBuf> {
     match given {
-        Some(p) => p.clone(),
-        None => config::default_dir().0.join("runners.yaml"),
+        Some(p) => config::expand_one_file("--runner-config", p),
+        None => Ok(config::default_dir().0.join("runners.yaml")),
     }
 }
 
@@ -42,14 +43,14 @@ impl ConfigArgs {
         }
     }
 
-    pub(super) fn runner_config(&self) -> PathBuf {
+    pub(super) fn runner_config(&self) -> Result<PathBuf> {
         runner_config_path(&self.runner_config)
     }
 
     /// Both files, every problem of either reported at once (see
     /// [`config::load_all`]); warnings are printed.
     pub(super) fn loaded(&self) -> Result<config::Loaded> {
-        config::load_all(&self.files()?, &self.runner_config())
+        config::load_all(&self.files()?, &self.runner_config()?)
     }
 
     /// Both, or every problem of either; warnings are printed.

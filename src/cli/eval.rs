@@ -1,5 +1,6 @@
 //! `infmax eval run`: lm-evaluation-harness against the server, with the
-//! job's environment recorded in meta_env.json.
+//! job's environment recorded in meta_env.json; `infmax eval meta`: that
+//! file alone (for lm-eval results produced another way).
 
 use super::Written;
 use super::output::stdout;
@@ -12,6 +13,57 @@ use std::path::PathBuf;
 pub(super) enum EvalCommand {
     /// Run lm-eval (local-chat-completions) against the server; writes meta_env.json beside its results.
     Run(Box<EvalRunArgs>),
+    /// Write meta_env.json (the job's environment, as `eval run` records it) into --out.
+    Meta(MetaArgs),
+}
+
+/// The job's description for meta_env.json, from the job environment.
+#[derive(Args, Debug)]
+pub(super) struct MetaArgs {
+    /// Model id recorded in meta_env.json (and sent when --served-model-name is absent).
+    #[arg(long, env = "MODEL")]
+    model: String,
+    /// Output folder (harness results and meta_env.json).
+    #[arg(long, default_value = "eval_out", env = "INFMAX_EVAL_OUT")]
+    out: PathBuf,
+    #[arg(long, env = "RUNNER_TYPE", default_value = "")]
+    hw: String,
+    #[arg(long, env = "FRAMEWORK", default_value = "")]
+    framework: String,
+    #[arg(long, env = "PRECISION", default_value = "")]
+    precision: String,
+    #[arg(long, env = "SPEC_DECODING", default_value = "none")]
+    spec_decoding: String,
+    #[arg(long, env = "TP", default_value_t = 1)]
+    tp: u32,
+    #[arg(long, env = "EP_SIZE", default_value_t = 1)]
+    ep: u32,
+    #[arg(long, env = "CONC", default_value_t = 1)]
+    conc: u32,
+    #[arg(long, env = "DP_ATTENTION", default_value = "false")]
+    dp_attention: String,
+    #[arg(long, env = "ISL", default_value_t = 0)]
+    isl: u32,
+    #[arg(long, env = "OSL", default_value_t = 0)]
+    osl: u32,
+}
+
+impl MetaArgs {
+    fn meta(&self) -> crate::lm_eval::Meta {
+        crate::lm_eval::Meta {
+            framework: self.framework.clone(),
+            precision: self.precision.clone(),
+            spec_decoding: self.spec_decoding.clone(),
+            tp: self.tp,
+            conc: self.conc,
+            ep: self.ep,
+            dp_attention: crate::lm_eval::Meta::dp_attention(&self.dp_attention),
+            model: self.model.clone(),
+            hw: self.hw.clone(),
+            isl: self.isl,
+            osl: self.osl,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -24,9 +76,8 @@ pub(super) struct EvalRunArgs {
     /// Model name to send (the server's served model name).
     #[arg(long, env = "INFMAX_EVAL_SERVED_MODEL_NAME")]
     served_model_name: Option<String>,
-    /// Model id recorded in meta_env.json (and sent when --served-model-name is absent).
-    #[arg(long, env = "MODEL")]
-    model: String,
+    #[command(flatten)]
+    meta: MetaArgs,
     /// lm-eval task names.
     #[arg(long, num_args = 1.., value_delimiter = ',', default_value = "gsm8k_infmax", env = "INFMAX_EVAL_TASKS")]
     tasks: Vec<String>,
@@ -54,35 +105,12 @@ pub(super) struct EvalRunArgs {
     /// Only this many (or this fraction of) examples per task.
     #[arg(long, env = "INFMAX_EVAL_LIMIT")]
     limit: Option<f64>,
-    /// Output folder (harness results and meta_env.json).
-    #[arg(long, default_value = "eval_out", env = "INFMAX_EVAL_OUT")]
-    out: PathBuf,
     /// Python interpreter with lm-eval.
     #[arg(long, default_value = "python3", env = "INFMAX_PYTHON")]
     python: String,
     /// Install lm-eval with pip when it is missing.
     #[arg(long, env = "INFMAX_EVAL_INSTALL")]
     install: bool,
-    #[arg(long, env = "RUNNER_TYPE", default_value = "")]
-    hw: String,
-    #[arg(long, env = "FRAMEWORK", default_value = "")]
-    framework: String,
-    #[arg(long, env = "PRECISION", default_value = "")]
-    precision: String,
-    #[arg(long, env = "SPEC_DECODING", default_value = "none")]
-    spec_decoding: String,
-    #[arg(long, env = "TP", default_value_t = 1)]
-    tp: u32,
-    #[arg(long, env = "EP_SIZE", default_value_t = 1)]
-    ep: u32,
-    #[arg(long, env = "CONC", default_value_t = 1)]
-    conc: u32,
-    #[arg(long, env = "DP_ATTENTION", default_value = "false")]
-    dp_attention: String,
-    #[arg(long, env = "ISL", default_value_t = 0)]
-    isl: u32,
-    #[arg(long, env = "OSL", default_value_t = 0)]
-    osl: u32,
 }
 
 fn eval_run(a: &EvalRunArgs) -> Result<Written> {
@@ -90,25 +118,12 @@ fn eval_run(a: &EvalRunArgs) -> Result<Written> {
         .base_url
         .clone()
         .unwrap_or_else(|| format!("http://127.0.0.1:{}", a.port));
-    let meta = crate::lm_eval::Meta {
-        framework: a.framework.clone(),
-        precision: a.precision.clone(),
-        spec_decoding: a.spec_decoding.clone(),
-        tp: a.tp,
-        conc: a.conc,
-        ep: a.ep,
-        dp_attention: crate::lm_eval::Meta::dp_attention(&a.dp_attention),
-        model: a.model.clone(),
-        hw: a.hw.clone(),
-        isl: a.isl,
-        osl: a.osl,
-    };
     let out = crate::lm_eval::run(&crate::lm_eval::EvalOptions {
         base_url: base_url.trim_end_matches('/').to_string(),
         served_model: a
             .served_model_name
             .clone()
-            .unwrap_or_else(|| a.model.clone()),
+            .unwrap_or_else(|| a.meta.model.clone()),
         tasks: a.tasks.clone(),
         include_path: a.include_path.clone(),
         num_fewshot: a.num_fewshot,
@@ -117,11 +132,11 @@ fn eval_run(a: &EvalRunArgs) -> Result<Written> {
         temperature: a.temperature,
         top_p: a.top_p,
         limit: a.limit,
-        out: a.out.clone(),
+        out: a.meta.out.clone(),
         python: a.python.clone(),
         install: a.install,
         annotate: diag::in_github_actions(),
-        meta,
+        meta: a.meta.meta(),
     })?;
     stdout(&format!("{}\n", out.display()))?;
     Ok(Written::result(out))
@@ -130,5 +145,10 @@ fn eval_run(a: &EvalRunArgs) -> Result<Written> {
 pub(super) fn exec(c: EvalCommand) -> Result<Written> {
     match c {
         EvalCommand::Run(a) => eval_run(&a),
+        EvalCommand::Meta(a) => {
+            let path = a.meta().write(&a.out)?;
+            stdout(&format!("{}\n", path.display()))?;
+            Ok(Written::result(path))
+        }
     }
 }

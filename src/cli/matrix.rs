@@ -307,13 +307,9 @@ fn runner_model_sweep(a: &RunnerModelSweepArgs) -> Result<MatrixOutput> {
 fn changelog_cmd(a: &ChangelogArgs) -> Result<MatrixOutput> {
     let (configs, _) = a.configs.load()?;
     let mut note = |n: &str| eprintln!("infmax: {n}");
-    let matrix = changelog::matrix(
-        &configs,
-        &a.changelog_file,
-        &a.base_ref,
-        &a.head_ref,
-        &mut note,
-    )?;
+    // A pattern matches in the working tree; the file is read at both refs.
+    let file = crate::config::expand_one_file("--changelog-file", &a.changelog_file)?;
+    let matrix = changelog::matrix(&configs, &file, &a.base_ref, &a.head_ref, &mut note)?;
     Ok(MatrixOutput::Changelog(matrix))
 }
 

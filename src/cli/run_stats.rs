@@ -26,7 +26,7 @@ pub(super) struct RunStatsArgs {
 
 pub(super) fn exec(a: &RunStatsArgs) -> Result<Written> {
     use crate::github::{api, run_stats};
-    let runners = crate::runners::load(&runner_config_path(&a.runner_config))?;
+    let runners = crate::runners::load(&runner_config_path(&a.runner_config)?)?;
     let (rt, gh) = api::connect("run-stats")?;
     let jobs = rt.block_on(gh.run_jobs(a.run_id))?;
     let st = run_stats::compute(

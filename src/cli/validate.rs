@@ -14,7 +14,8 @@ use std::path::PathBuf;
 pub(super) struct ValidateArgs {
     #[command(flatten)]
     configs: ConfigArgs,
-    /// Also check this changelog file (entries and that their keys resolve).
+    /// Also check this changelog file (entries and that their keys resolve);
+    /// a glob pattern matching one file is expanded.
     #[arg(long, env = "INFMAX_CHANGELOG_FILE")]
     changelog_file: Option<PathBuf>,
 }
@@ -28,7 +29,8 @@ pub(super) fn exec(a: &ValidateArgs) -> Result<Written> {
     } = a.configs.loaded()?;
     let mut changelog_entries = None;
     if let Some(path) = &a.changelog_file {
-        let checked = changelog::validate_file(path, configs.as_ref());
+        let path = config::expand_one_file("--changelog-file", path)?;
+        let checked = changelog::validate_file(&path, configs.as_ref());
         if let Some(v) = crate::error::invalid_into(checked, &mut diags)? {
             changelog_entries = Some(v.entries);
             warnings.extend(v.warnings);
