@@ -37,6 +37,10 @@ pub(crate) struct RunOptions {
     pub(crate) jobs: usize,
     /// Simulated engine: run its clock this many times faster.
     pub(crate) sim_speedup: f64,
+    /// Simulated engine: decode steps take this many times as long.
+    pub(crate) sim_slowdown: f64,
+    /// Each benchmark this many times (result names `…_r{k}` when above 1).
+    pub(crate) repeats: u32,
     pub(crate) tokenizer: Option<String>,
     pub(crate) server_timeout: Duration,
     pub(crate) request_timeout: Duration,
@@ -161,9 +165,9 @@ fn start_server(o: &RunOptions, e: &MatrixEntry, name: &str) -> Result<Server> {
             .args(["--prefill-tps", &(p.prefill_tps * k).to_string()])
             .args([
                 "--decode-base-ms",
-                &(p.decode_base_ms / k).to_string(),
+                &(p.decode_base_ms * o.sim_slowdown / k).to_string(),
                 "--decode-per-seq-ms",
-                &(p.decode_per_seq_ms / k).to_string(),
+                &(p.decode_per_seq_ms * o.sim_slowdown / k).to_string(),
             ])
             .args([
                 "--max-model-len",
@@ -208,11 +212,22 @@ fn start_server(o: &RunOptions, e: &MatrixEntry, name: &str) -> Result<Server> {
     })
 }
 
-/// One benchmark of one entry at one concurrency: bench, then process.
-fn bench_one(o: &RunOptions, server: &Server, e: &MatrixEntry, conc: u32) -> Result<String> {
+/// One benchmark of one entry at one concurrency (repeat `repeat` of
+/// `o.repeats`, from 1): bench, then process.
+fn bench_one(
+    o: &RunOptions,
+    server: &Server,
+    e: &MatrixEntry,
+    conc: u32,
+    repeat: u32,
+) -> Result<String> {
     let host = Host::new(e, None, None);
-    let env = job_env_at(e, conc, &host)?;
-    let name = run_result_name(e, conc, &host.runner_name);
+    let mut env = job_env_at(e, conc, &host)?;
+    let mut name = run_result_name(e, conc, &host.runner_name);
+    if o.repeats > 1 {
+        name = format!("{name}_r{repeat}");
+        env.insert("RESULT_FILENAME".into(), name.clone());
+    }
     let (model, ..) = common(e);
     let seq = match e {
         MatrixEntry::Single(s) => (s.isl, s.osl),
@@ -335,7 +350,8 @@ pub(crate) fn run(o: &RunOptions, entries: Vec<MatrixEntry>) -> Result<(usize, u
                 })
                 .sum::<usize>()
         })
-        .sum();
+        .sum::<usize>()
+        * o.repeats.max(1) as usize;
     if o.scaled_down() {
         let clock = if o.engine == Engine::Sim {
             format!(", simulated engine clock x{}", o.sim_speedup)
@@ -397,16 +413,17 @@ pub(crate) fn run(o: &RunOptions, entries: Vec<MatrixEntry>) -> Result<(usize, u
                         })
                         .map(|()| s)
                     });
-                    let concs: Vec<(&MatrixEntry, u32)> = g
+                    let concs: Vec<(&MatrixEntry, u32, u32)> = g
                         .iter()
                         .flat_map(|e| match e {
                             MatrixEntry::Single(s) => vec![(e, s.conc)],
                             MatrixEntry::Multi(m) => m.conc.iter().map(|c| (e, *c)).collect(),
                         })
+                        .flat_map(|(e, c)| (1..=o.repeats.max(1)).map(move |r| (e, c, r)))
                         .collect();
                     match server {
                         Err(err) => {
-                            for (e, c) in concs {
+                            for (e, c, _) in concs {
                                 report(
                                     format!("{} conc {c}: server did not start: {err}", label(e)),
                                     false,
@@ -414,8 +431,8 @@ pub(crate) fn run(o: &RunOptions, entries: Vec<MatrixEntry>) -> Result<(usize, u
                             }
                         }
                         Ok(server) => {
-                            for (e, c) in concs {
-                                match bench_one(o, &server, e, c) {
+                            for (e, c, r) in concs {
+                                match bench_one(o, &server, e, c, r) {
                                     Ok(m) => report(format!("{} conc {c}: {m}", label(e)), true),
                                     Err(err) => report(
                                         format!(

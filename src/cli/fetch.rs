@@ -25,25 +25,7 @@ pub(super) fn exec(a: &FetchArgs) -> Result<Written> {
     let (rt, gh) = api::connect("fetch")?;
     let artifacts = rt.block_on(gh.run_artifacts(a.run_id))?;
     let chosen = fetch::select_artifacts(a.run_id, &artifacts, &a.artifact)?;
-    for x in chosen {
-        let name = x["name"].as_str().unwrap_or("artifact");
-        let safe = crate::fsutil::safe_file_name(name);
-        if x["expired"] == serde_json::Value::Bool(true) {
-            eprintln!(
-                "infmax: artifact {} has expired; skipped",
-                name.escape_debug()
-            );
-            continue;
-        }
-        let Some(id) = x["id"].as_u64() else { continue };
-        let zip = rt.block_on(gh.download_artifact(id))?;
-        let n = fetch::unzip(&zip, &a.out.join(&safe))?;
-        eprintln!(
-            "infmax: {}: {n} files -> {}",
-            name.escape_debug(),
-            a.out.join(&safe).display()
-        );
-    }
+    rt.block_on(fetch::download(&gh, a.run_id, &chosen, &a.out))?;
     let crate::results::collect::Collected { results, skipped } =
         crate::results::collect::gather(&a.out)?;
     warn(&skipped);

@@ -9,6 +9,7 @@
 
 mod bench;
 mod collect;
+mod compare;
 mod config_args;
 mod eval;
 mod fetch;
@@ -78,6 +79,8 @@ enum Command {
     Collect(Box<collect::CollectCommand>),
     /// Charts (SVG, one per model and ISL/OSL) and a self-contained report.html.
     Report(report::ReportArgs),
+    /// A sweep against its baseline, series by series: a noise-aware regression verdict per metric.
+    Compare(Box<compare::CompareArgs>),
     /// Accuracy evals with lm-evaluation-harness.
     #[command(subcommand)]
     Eval(Box<eval::EvalCommand>),
@@ -203,6 +206,7 @@ fn dispatch(command: Command) -> Result<Written> {
         Command::Result(r) => result::exec(*r),
         Command::Collect(c) => collect::exec(*c),
         Command::Report(a) => report::exec(&a),
+        Command::Compare(a) => compare::exec(&a),
         Command::Eval(e) => eval::exec(*e),
         Command::RunStats(a) => run_stats::exec(&a),
         Command::Fetch(a) => fetch::exec(&a),

@@ -50,6 +50,27 @@ pub(super) struct RunArgs {
     /// Seconds one request may take.
     #[arg(long, default_value_t = 600.0)]
     request_timeout: f64,
+    /// --engine sim: the simulated engine takes this many times as long per
+    /// decode step (1.1: 10% slower per token), to see what the regression
+    /// gate makes of a slower engine.
+    #[arg(long, default_value_t = 1.0)]
+    sim_slowdown: f64,
+    /// Benchmark every concurrency this many times (results `…_r1`, `…_r2`,
+    /// …): `--compare-to` and `infmax compare` take the noise threshold
+    /// from their spread.
+    #[arg(long, default_value_t = 1)]
+    repeats: u32,
+    /// Then compare this run with an earlier one (its output folder, or an
+    /// agg_*.json file) as `infmax compare` does; the table follows the
+    /// results, the files go to OUT/compare/.
+    #[arg(long, value_name = "DIR")]
+    compare_to: Option<PathBuf>,
+    /// With --compare-to: a metric's threshold, METRIC=PERCENT (see `infmax compare`).
+    #[arg(long, value_name = "METRIC=PCT", num_args = 1.., value_delimiter = ',')]
+    threshold: Vec<String>,
+    /// With --compare-to: exit 4 when a metric regressed beyond its threshold.
+    #[arg(long)]
+    fail_on_regression: bool,
 }
 
 pub(super) fn exec(a: &RunArgs) -> Result<Written> {
@@ -60,6 +81,26 @@ pub(super) fn exec(a: &RunArgs) -> Result<Written> {
         ("cmd", _) => return Err(Error::usage("--engine cmd needs --server-cmd '...'")),
         ("sim", Some(_)) => return Err(Error::usage("--server-cmd goes with --engine cmd")),
         (e, _) => return Err(Error::usage(format!("--engine {e}: allowed: sim, cmd"))),
+    };
+    if !(a.sim_slowdown.is_finite() && a.sim_slowdown > 0.0) {
+        return Err(Error::usage(format!(
+            "--sim-slowdown {}: expected a factor above 0 (1.1 = 10% slower per token)",
+            a.sim_slowdown
+        )));
+    }
+    if a.repeats == 0 {
+        return Err(Error::usage("--repeats 0: expected at least 1"));
+    }
+    let user_thresholds = super::compare::thresholds(&a.threshold)?;
+    let baseline = match &a.compare_to {
+        Some(dir) => {
+            let (results, skipped) = crate::results::compare::load(dir)?;
+            warn(&skipped);
+            let mut side = crate::results::compare::Side::new(&dir.display().to_string());
+            side.add(&results);
+            Some(side)
+        }
+        None => None,
     };
     let (configs, runners) = a.configs.load()?;
     let entries = a.filters.to_full_sweep().generate(&configs, &runners)?;
@@ -82,6 +123,8 @@ pub(super) fn exec(a: &RunArgs) -> Result<Written> {
         max_prompts: if a.full_scale { 0 } else { a.max_prompts },
         jobs: a.jobs.max(1),
         sim_speedup: if a.full_scale { 1.0 } else { a.sim_speedup },
+        sim_slowdown: a.sim_slowdown,
+        repeats: a.repeats,
         tokenizer: a.tokenizer.clone(),
         server_timeout: positive_secs("--server-timeout", a.server_timeout)?,
         request_timeout: positive_secs("--request-timeout", a.request_timeout)?,
@@ -97,7 +140,21 @@ pub(super) fn exec(a: &RunArgs) -> Result<Written> {
         o.out.display(),
         o.out.join("report").join("report.html").display()
     );
-    let written = Written::both(o.out.join("agg_bmk.json"), o.out.join("summary.md"));
+    let mut written = Written::both(o.out.join("agg_bmk.json"), o.out.join("summary.md"));
+    if let Some(base) = baseline {
+        let (results, _) = crate::results::compare::load(&o.out.join("processed"))?;
+        let mut cur = crate::results::compare::Side::new(&o.out.display().to_string());
+        cur.add(&results);
+        let compared = super::compare::write(
+            &base,
+            &cur,
+            &user_thresholds,
+            &o.out.join("compare"),
+            false,
+            a.fail_on_regression,
+        )?;
+        written.failed = compared.failed;
+    }
     if failed > 0 {
         return Ok(written.failing(Some(Error::Failed(format!(
             "{failed} benchmark(s) failed; see the lines marked FAIL above and the logs in {}",

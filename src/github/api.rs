@@ -238,6 +238,51 @@ impl GithubApi {
             })
     }
 
+    /// The repository's default branch.
+    pub(crate) async fn default_branch(&self) -> Result<String> {
+        let what = "reading the repository's default branch";
+        let v = self
+            .get_json(&format!("/repos/{}/{}", self.owner, self.repo), what)
+            .await?;
+        v["default_branch"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| self.failed(what, "no default_branch in the answer"))
+    }
+
+    /// The newest successful runs (ids, newest first; at most 20) of the
+    /// workflow file `workflow` on `branch`.
+    pub(crate) async fn successful_runs(&self, workflow: &str, branch: &str) -> Result<Vec<u64>> {
+        let enc = |s: &str| -> String {
+            s.bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect()
+        };
+        let route = format!(
+            "/repos/{}/{}/actions/workflows/{}/runs?branch={}&status=success&per_page=20",
+            self.owner,
+            self.repo,
+            enc(workflow),
+            enc(branch)
+        );
+        let v = self
+            .get_json(
+                &route,
+                &format!("listing the successful runs of {workflow} on {branch}"),
+            )
+            .await?;
+        Ok(v["workflow_runs"]
+            .as_array()
+            .map(|runs| runs.iter().filter_map(|r| r["id"].as_u64()).collect())
+            .unwrap_or_default())
+    }
+
     /// `user`'s role on the repository (`admin`, `maintain`, `write`,
     /// `triage`, `read` or `none`).
     pub(crate) async fn permission(&self, user: &str) -> Result<String> {

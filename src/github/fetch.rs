@@ -38,6 +38,39 @@ pub(crate) fn select_artifacts<'a>(
     Ok(chosen)
 }
 
+/// Downloads and unpacks the chosen artifacts of a run, one folder each
+/// under `out` (expired ones are skipped with a note); returns how many
+/// were unpacked.
+pub(crate) async fn download(
+    gh: &crate::github::api::GithubApi,
+    run_id: u64,
+    chosen: &[&serde_json::Value],
+    out: &Path,
+) -> Result<usize> {
+    let mut n = 0;
+    for x in chosen {
+        let name = x["name"].as_str().unwrap_or("artifact");
+        let dir = out.join(crate::fsutil::safe_file_name(name));
+        if x["expired"] == serde_json::Value::Bool(true) {
+            eprintln!(
+                "infmax: artifact {} of run {run_id} has expired; skipped",
+                name.escape_debug()
+            );
+            continue;
+        }
+        let Some(id) = x["id"].as_u64() else { continue };
+        let zip = gh.download_artifact(id).await?;
+        let files = unzip(&zip, &dir)?;
+        eprintln!(
+            "infmax: {}: {files} files -> {}",
+            name.escape_debug(),
+            dir.display()
+        );
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// Unpacks a zip archive under `dest`, refusing entries that would escape it.
 pub(crate) fn unzip(bytes: &[u8], dest: &Path) -> Result<usize> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))

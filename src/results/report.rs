@@ -80,9 +80,37 @@ fn fmt_tick(v: f64) -> String {
     }
 }
 
-/// One chart. `series`: (label, points).
+/// One line of a chart: its envelope drawn, every point a dot.
+pub(crate) struct Line {
+    pub(crate) label: String,
+    pub(crate) points: Vec<Point>,
+    /// Index into the palette.
+    pub(crate) color: usize,
+    pub(crate) dashed: bool,
+}
+
+/// One chart. `series`: (label, points), with the frontier of all of them.
 pub(crate) fn svg(title: &str, series: &[(String, Vec<Point>)]) -> String {
-    let all: Vec<Point> = series.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+    let lines: Vec<Line> = series
+        .iter()
+        .enumerate()
+        .map(|(i, (label, points))| Line {
+            label: label.clone(),
+            points: points.clone(),
+            color: i,
+            // Past the palette, the same colours come back dashed.
+            dashed: i >= COLORS.len(),
+        })
+        .collect();
+    svg_lines(title, &lines, true)
+}
+
+/// One chart of `lines`; `frontier`: also the Pareto frontier of all points.
+pub(crate) fn svg_lines(title: &str, series: &[Line], frontier: bool) -> String {
+    let all: Vec<Point> = series
+        .iter()
+        .flat_map(|l| l.points.iter().copied())
+        .collect();
     let (xmax, xstep) = nice(all.iter().map(|p| p.x).fold(0.0, f64::max));
     let (ymax, ystep) = nice(all.iter().map(|p| p.y).fold(0.0, f64::max));
     let pw = W - LEFT - RIGHT;
@@ -142,10 +170,10 @@ pub(crate) fn svg(title: &str, series: &[(String, Vec<Point>)]) -> String {
         r#"<text transform="translate(16,{:.1}) rotate(-90)" text-anchor="middle">Throughput per GPU (tok/s)</text>"#,
         TOP + ph / 2.0
     );
-    for (i, (label, pts)) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        // Past the palette, the same colours come back dashed.
-        let dash = if i >= COLORS.len() {
+    for (i, line) in series.iter().enumerate() {
+        let (label, pts) = (&line.label, &line.points);
+        let color = COLORS[line.color % COLORS.len()];
+        let dash = if line.dashed {
             r#" stroke-dasharray="8,3""#
         } else {
             ""
@@ -180,7 +208,7 @@ pub(crate) fn svg(title: &str, series: &[(String, Vec<Point>)]) -> String {
             xml(label)
         );
     }
-    let front = pareto(&all);
+    let front = if frontier { pareto(&all) } else { Vec::new() };
     if !front.is_empty() {
         let path: Vec<String> = front
             .iter()

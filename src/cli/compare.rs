@@ -1,0 +1,257 @@
+//! `infmax compare`: a sweep judged against its baseline, curve by curve
+//! (results/compare.rs); inputs are local files or folders, workflow runs
+//! fetched through the API, or `latest`.
+
+use super::output::{print_and_summarise, write_json};
+use super::{Written, warn};
+use crate::error::{Error, Result};
+use crate::results::compare::{self, Metric, Side};
+use clap::Args;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug)]
+pub(super) struct CompareArgs {
+    /// The baseline: an agg_*.json file, a folder of processed results or
+    /// artifacts, a workflow run id, or `latest` (the newest successful run
+    /// of --workflow on --branch that has results). Several: repeated runs,
+    /// whose spread sets the noise thresholds.
+    #[arg(long, required = true, num_args = 1.., value_delimiter = ',', env = "INFMAX_COMPARE_BASELINE")]
+    baseline: Vec<String>,
+    /// The run judged: the same forms but `latest`; several: repeated runs.
+    #[arg(long, required = true, num_args = 1.., value_delimiter = ',', env = "INFMAX_COMPARE_CURRENT")]
+    current: Vec<String>,
+    /// A metric's noise threshold, METRIC=PERCENT (tput, intvty, ttft,
+    /// tpot), e.g. `tput=3%`; it wins over the repeats' and the default
+    /// (tput, intvty, tpot 5%; ttft 10%).
+    #[arg(long, value_name = "METRIC=PCT", num_args = 1.., value_delimiter = ',', env = "INFMAX_COMPARE_THRESHOLD")]
+    threshold: Vec<String>,
+    /// Where compare.json, compare.md, the overlay charts and fetched runs go.
+    #[arg(long, default_value = "compare", env = "INFMAX_COMPARE_OUT")]
+    out: PathBuf,
+    /// Also append the table to $GITHUB_STEP_SUMMARY.
+    #[arg(long, env = "INFMAX_STEP_SUMMARY")]
+    step_summary: bool,
+    /// Exit 4 when a metric regressed beyond its threshold.
+    #[arg(long, env = "INFMAX_FAIL_ON_REGRESSION")]
+    fail_on_regression: bool,
+    /// Workflow file whose runs `latest` looks at [default: this run's
+    /// workflow, from GITHUB_WORKFLOW_REF].
+    #[arg(long, env = "INFMAX_COMPARE_WORKFLOW")]
+    workflow: Option<String>,
+    /// Branch whose runs `latest` looks at [default: the repository's
+    /// default branch].
+    #[arg(long, env = "INFMAX_COMPARE_BRANCH")]
+    branch: Option<String>,
+}
+
+/// `--threshold` values, each checked.
+pub(super) fn thresholds(given: &[String]) -> Result<BTreeMap<Metric, f64>> {
+    let names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+    given
+        .iter()
+        .map(|t| {
+            let bad = |why: &str| {
+                Error::usage(format!(
+                    "--threshold {t}: {why}; expected METRIC=PERCENT with METRIC one of {}, e.g. tput=3%",
+                    names.join(", ")
+                ))
+            };
+            let (m, v) = t.split_once('=').ok_or_else(|| bad("no `=`"))?;
+            let metric = Metric::parse(m.trim()).ok_or_else(|| bad("unknown metric"))?;
+            let pct: f64 = v
+                .trim()
+                .trim_end_matches('%')
+                .parse()
+                .map_err(|_| bad("not a number"))?;
+            if !(pct.is_finite() && pct > 0.0 && pct < 1000.0) {
+                return Err(bad("the percentage must be above 0 and below 1000"));
+            }
+            Ok((metric, pct / 100.0))
+        })
+        .collect()
+}
+
+/// Where an input's results come from.
+enum Input {
+    Path(PathBuf),
+    Run(u64),
+    Latest,
+}
+
+fn input(spec: &str) -> Input {
+    if spec == "latest" {
+        Input::Latest
+    } else if !spec.is_empty()
+        && spec.bytes().all(|b| b.is_ascii_digit())
+        && !Path::new(spec).exists()
+    {
+        spec.parse().map_or(Input::Path(spec.into()), Input::Run)
+    } else {
+        Input::Path(spec.into())
+    }
+}
+
+/// The workflow file of this run (`owner/repo/.github/workflows/F@ref`).
+fn this_workflow() -> Option<String> {
+    let r = std::env::var("GITHUB_WORKFLOW_REF").ok()?;
+    let path = r.split('@').next()?;
+    path.rsplit('/').next().map(str::to_string)
+}
+
+/// Reads every input of one side into it, fetching runs into `out`.
+fn side(
+    label: &str,
+    specs: &[String],
+    a: &CompareArgs,
+    api: &mut Option<(tokio::runtime::Runtime, crate::github::api::GithubApi)>,
+) -> Result<Side> {
+    use crate::github::fetch;
+    let mut s = Side::new(&specs.join(", "));
+    for spec in specs {
+        let run = match input(spec) {
+            Input::Path(p) => {
+                let (results, skipped) = compare::load(&p)?;
+                warn(&skipped);
+                s.add(&results);
+                continue;
+            }
+            Input::Latest if label == "current" => {
+                return Err(Error::usage(
+                    "--current latest: `latest` names a baseline; give the run judged as a file, folder or run id",
+                ));
+            }
+            Input::Run(id) => Some(id),
+            Input::Latest => None,
+        };
+        if api.is_none() {
+            *api = Some(crate::github::api::connect("compare with a workflow run")?);
+        }
+        let Some((rt, gh)) = api.as_ref() else {
+            continue;
+        };
+        let id = match run {
+            Some(id) => id,
+            None => {
+                let workflow = a.workflow.clone().or_else(this_workflow).ok_or_else(|| {
+                    Error::usage(
+                        "--baseline latest needs the workflow whose runs to search: --workflow FILE (e.g. run-sweep.yml), or GITHUB_WORKFLOW_REF",
+                    )
+                })?;
+                let branch = match &a.branch {
+                    Some(b) => b.clone(),
+                    None => rt.block_on(gh.default_branch())?,
+                };
+                let mut found = None;
+                for id in rt.block_on(gh.successful_runs(&workflow, &branch))? {
+                    let artifacts = rt.block_on(gh.run_artifacts(id))?;
+                    if artifacts.iter().any(|x| result_artifact(x, "bmk_")) {
+                        found = Some(id);
+                        break;
+                    }
+                }
+                let Some(id) = found else {
+                    eprintln!(
+                        "infmax compare: no successful run of {workflow} on {branch} has results; no baseline"
+                    );
+                    s.label =
+                        format!("none (no successful run of {workflow} on {branch} has results)");
+                    continue;
+                };
+                eprintln!("infmax compare: baseline: run {id} of {workflow} on {branch}");
+                id
+            }
+        };
+        let artifacts = rt.block_on(gh.run_artifacts(id))?;
+        // Per-job results, else the run's aggregate.
+        let mut chosen: Vec<&serde_json::Value> = artifacts
+            .iter()
+            .filter(|x| result_artifact(x, "bmk_"))
+            .collect();
+        if chosen.is_empty() {
+            chosen = artifacts
+                .iter()
+                .filter(|x| result_artifact(x, "results_"))
+                .collect();
+        }
+        if chosen.is_empty() {
+            let names: Vec<&str> = artifacts
+                .iter()
+                .filter_map(|x| x["name"].as_str())
+                .collect();
+            return Err(Error::usage(format!(
+                "run {id} has no bmk_* or results_* artifact to compare; its artifacts: {}",
+                if names.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )));
+        }
+        let dir = a.out.join("fetched").join(format!("{label}-run-{id}"));
+        rt.block_on(fetch::download(gh, id, &chosen, &dir))?;
+        let (results, skipped) = compare::load(&dir)?;
+        warn(&skipped);
+        s.add(&results);
+        s.label = s.label.replace(spec.as_str(), &format!("run {id}"));
+    }
+    Ok(s)
+}
+
+fn result_artifact(x: &serde_json::Value, prefix: &str) -> bool {
+    x["name"].as_str().is_some_and(|n| n.starts_with(prefix))
+        && x["expired"] != serde_json::Value::Bool(true)
+}
+
+/// Compares two sides, writes compare.json, compare.md and the overlay
+/// charts into `out`, prints the table (and the step summary); with
+/// `fail`, a regression makes the command fail (exit 4).
+pub(super) fn write(
+    base: &Side,
+    cur: &Side,
+    user: &BTreeMap<Metric, f64>,
+    out: &Path,
+    step_summary: bool,
+    fail: bool,
+) -> Result<Written> {
+    let c = compare::compare(base, cur, user);
+    std::fs::create_dir_all(out)
+        .map_err(|e| Error::env(format!("cannot create {}: {e}", out.display())))?;
+    for (name, svg) in compare::charts(base, cur) {
+        let p = out.join(name);
+        crate::fsutil::atomic_write(&p, svg.as_bytes())
+            .map_err(|e| Error::env(format!("cannot write {}: {e}", p.display())))?;
+    }
+    write_json(&out.join("compare.json"), &c)?;
+    let md = print_and_summarise(&c.markdown(base, cur), step_summary, out, "compare.json")?;
+    let written = Written::both(out.join("compare.json"), md);
+    if fail && c.regressions > 0 {
+        return Ok(written.failing(Some(Error::Failed(format!(
+            "{} metric(s) regressed beyond their threshold (see {})",
+            c.regressions,
+            out.join("compare.md").display()
+        )))));
+    }
+    Ok(written)
+}
+
+pub(super) fn exec(a: &CompareArgs) -> Result<Written> {
+    let user = thresholds(&a.threshold)?;
+    let mut api = None;
+    let base = side("baseline", &a.baseline, a, &mut api)?;
+    let cur = side("current", &a.current, a, &mut api)?;
+    if cur.results == 0 {
+        return Err(Error::usage(format!(
+            "--current {}: no processed result found; nothing to judge",
+            a.current.join(",")
+        )));
+    }
+    write(
+        &base,
+        &cur,
+        &user,
+        &a.out,
+        a.step_summary,
+        a.fail_on_regression,
+    )
+}
