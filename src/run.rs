@@ -162,7 +162,10 @@ fn start_server(o: &RunOptions, e: &MatrixEntry, name: &str) -> Result<Server> {
                 "--prefill-chunk",
                 &p.prefill_chunk.to_string(),
             ])
-            .args(["--prefill-tps", &(p.prefill_tps * k).to_string()])
+            .args([
+                "--prefill-tps",
+                &(p.prefill_tps * k / o.sim_slowdown).to_string(),
+            ])
             .args([
                 "--decode-base-ms",
                 &(p.decode_base_ms * o.sim_slowdown / k).to_string(),

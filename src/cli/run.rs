@@ -51,8 +51,8 @@ pub(super) struct RunArgs {
     #[arg(long, default_value_t = 600.0)]
     request_timeout: f64,
     /// --engine sim: the simulated engine takes this many times as long per
-    /// decode step (1.1: 10% slower per token), to see what the regression
-    /// gate makes of a slower engine.
+    /// token, prefill and decode (1.1: 10% slower), to see what the
+    /// regression gate makes of a slower engine.
     #[arg(long, default_value_t = 1.0)]
     sim_slowdown: f64,
     /// Benchmark every concurrency this many times (results `…_r1`, `…_r2`,

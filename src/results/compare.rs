@@ -59,17 +59,25 @@ impl Metric {
         }
     }
 
+    /// Whether one point alone can make a regression. Not for TTFT: at one
+    /// concurrency it is mostly the queue of the run's first burst, whose
+    /// order varies from run to run.
+    fn worst_point_counts(self) -> bool {
+        self != Metric::Ttft
+    }
+
     fn higher_is_better(self) -> bool {
         matches!(self, Metric::Tput | Metric::Intvty)
     }
 
-    /// GPU benchmarks jitter by a few percent between identical runs; TTFT
-    /// more than the rest (a request waits for the next engine step to start
-    /// its prefill, so where prefill is short the phase of the step decides).
-    pub(crate) fn default_threshold(self) -> f64 {
+    /// GPU benchmarks jitter by a few percent between identical runs. TTFT
+    /// has no default: it is mostly the queue of each wave's burst, and
+    /// identical simulator runs differ by up to ±45% in it (see
+    /// docs/compare.md); it is judged with repeats or `--threshold ttft=P%`.
+    pub(crate) fn default_threshold(self) -> Option<f64> {
         match self {
-            Metric::Tput | Metric::Intvty | Metric::Tpot => 0.05,
-            Metric::Ttft => 0.20,
+            Metric::Tput | Metric::Intvty | Metric::Tpot => Some(0.05),
+            Metric::Ttft => None,
         }
     }
 
@@ -94,7 +102,8 @@ pub(crate) enum Source {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Threshold {
     pub(crate) metric: Metric,
-    pub(crate) value: f64,
+    /// None: reported, not judged.
+    pub(crate) value: Option<f64>,
     pub(crate) source: Source,
 }
 
@@ -429,6 +438,8 @@ pub(crate) enum Verdict {
     Improvement,
     Same,
     NotCompared,
+    /// Measured, but without a threshold to judge it by.
+    NotJudged,
 }
 
 impl Verdict {
@@ -438,6 +449,7 @@ impl Verdict {
             Verdict::Improvement => "▲ improvement",
             Verdict::Same => "=",
             Verdict::NotCompared => "not compared",
+            Verdict::NotJudged => "not judged (no threshold)",
         }
     }
 }
@@ -452,7 +464,7 @@ pub(crate) struct MetricResult {
     pub(crate) worst_change: Option<f64>,
     /// Points the changes were taken at.
     pub(crate) points: usize,
-    pub(crate) threshold: f64,
+    pub(crate) threshold: Option<f64>,
     /// Why it was not compared.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) note: Option<String>,
@@ -483,7 +495,7 @@ pub(crate) struct Comparison {
     pub(crate) improvements: usize,
 }
 
-fn judge(metric: Metric, ch: Result<Vec<f64>, String>, threshold: f64) -> MetricResult {
+fn judge(metric: Metric, ch: Result<Vec<f64>, String>, threshold: Option<f64>) -> MetricResult {
     let not_compared = |note: String| MetricResult {
         metric,
         verdict: Verdict::NotCompared,
@@ -504,14 +516,17 @@ fn judge(metric: Metric, ch: Result<Vec<f64>, String>, threshold: f64) -> Metric
         .copied()
         .max_by(|a, b| worse(metric, *a).total_cmp(&worse(metric, *b)))
         .unwrap_or(med);
-    let verdict =
-        if worse(metric, med) > threshold || worse(metric, worst) > WORST_FACTOR * threshold {
+    let verdict = match threshold {
+        None => Verdict::NotJudged,
+        Some(t)
+            if worse(metric, med) > t
+                || (metric.worst_point_counts() && worse(metric, worst) > WORST_FACTOR * t) =>
+        {
             Verdict::Regression
-        } else if worse(metric, med) < -threshold {
-            Verdict::Improvement
-        } else {
-            Verdict::Same
-        };
+        }
+        Some(t) if worse(metric, med) < -t => Verdict::Improvement,
+        Some(_) => Verdict::Same,
+    };
     MetricResult {
         metric,
         verdict,
@@ -532,7 +547,7 @@ fn thresholds(base: &Side, cur: &Side, user: &BTreeMap<Metric, f64>) -> Vec<Thre
             if let Some(v) = user.get(&m) {
                 return Threshold {
                     metric: m,
-                    value: *v,
+                    value: Some(*v),
                     source: Source::User,
                 };
             }
@@ -556,7 +571,7 @@ fn thresholds(base: &Side, cur: &Side, user: &BTreeMap<Metric, f64>) -> Vec<Thre
                 let rms = (noise.iter().map(|x| x * x).sum::<f64>() / noise.len() as f64).sqrt();
                 Threshold {
                     metric: m,
-                    value: (3.0 * rms).max(MIN_NOISE_THRESHOLD),
+                    value: Some((3.0 * rms).max(MIN_NOISE_THRESHOLD)),
                     source: Source::Repeats { pairs: noise.len() },
                 }
             }
@@ -716,22 +731,26 @@ impl Comparison {
             .thresholds
             .iter()
             .map(|t| {
-                format!(
-                    "{} {:.1}% ({})",
-                    t.metric.name(),
-                    t.value * 100.0,
-                    match &t.source {
-                        Source::User => "--threshold".to_string(),
-                        Source::Repeats { pairs } =>
-                            format!("3 x RMS of {pairs} repeat-to-repeat changes"),
-                        Source::Default => "default; no repeated runs".to_string(),
+                let source = match &t.source {
+                    Source::User => "--threshold".to_string(),
+                    Source::Repeats { pairs } => {
+                        format!("3 x RMS of {pairs} repeat-to-repeat changes")
                     }
-                )
+                    Source::Default => "default; no repeated runs".to_string(),
+                };
+                match t.value {
+                    Some(v) => format!("{} {:.1}% ({source})", t.metric.name(), v * 100.0),
+                    None => format!(
+                        "{} not judged (no repeated runs; set --threshold {}=P%)",
+                        t.metric.name(),
+                        t.metric.name()
+                    ),
+                }
             })
             .collect();
         let _ = writeln!(
             o,
-            "Thresholds: {}. A metric regresses when its median change over the range both runs cover is worse than the threshold, or its worst point worse than {WORST_FACTOR} times it. Each curve metric is read where the baseline curve is at most 1:1 steep (log-log), so noise along one axis is not magnified in the other.\n",
+            "Thresholds: {}. A metric regresses when its median change over the range both runs cover is worse than the threshold, or (but for TTFT) its worst point worse than {WORST_FACTOR} times it. Each curve metric is read where the baseline curve is at most 1:1 steep (log-log), so noise along one axis is not magnified in the other.\n",
             th.join(", ")
         );
         let rows: Vec<Vec<String>> = self
@@ -745,7 +764,8 @@ impl Comparison {
                         pct(m.median_change),
                         pct(m.worst_change),
                         m.points.to_string(),
-                        format!("{:.1}%", m.threshold * 100.0),
+                        m.threshold
+                            .map_or_else(|| "-".to_string(), |t| format!("{:.1}%", t * 100.0)),
                         match &m.note {
                             Some(n) => format!("{} ({n})", m.verdict.mark()),
                             None => m.verdict.mark().to_string(),
@@ -881,7 +901,9 @@ mod tests {
         for m in Metric::ALL.into_iter().filter(|m| *m != Metric::Ttft) {
             assert_eq!(metric(&r, m).verdict, Verdict::Regression, "{m:?}");
         }
-        assert_eq!(metric(&r, Metric::Ttft).verdict, Verdict::Same);
+        // TTFT has no default threshold: measured (unchanged), not judged.
+        assert_eq!(metric(&r, Metric::Ttft).verdict, Verdict::NotJudged);
+        assert_eq!(metric(&r, Metric::Ttft).median_change, Some(0.0));
         // And the other way round, an improvement.
         let r = compare(&c, &b, &BTreeMap::new());
         assert_eq!(metric(&r, Metric::Tpot).verdict, Verdict::Improvement);
@@ -896,7 +918,8 @@ mod tests {
             r.series[0]
                 .metrics
                 .iter()
-                .all(|m| m.verdict == Verdict::Same && m.median_change == Some(0.0))
+                .all(|m| (m.verdict == Verdict::Same || m.metric == Metric::Ttft)
+                    && m.median_change == Some(0.0))
         );
         assert_eq!((r.regressions, r.improvements), (0, 0));
     }
@@ -1051,7 +1074,7 @@ mod tests {
             .iter()
             .find(|t| t.metric == Metric::Tpot)
             .expect("tpot");
-        assert!((t.value - 0.06).abs() < 1e-9, "{t:?}");
+        assert!((t.value.expect("a value") - 0.06).abs() < 1e-9, "{t:?}");
         assert_eq!(t.source, Source::Repeats { pairs: 1 });
         // The user's threshold wins.
         let user = BTreeMap::from([(Metric::Tpot, 0.02)]);

@@ -1,0 +1,424 @@
+//! The regression gate: `infmax run --compare-to` and `infmax compare` on
+//! runs of the simulator whose timing is known (a 10% slower engine is
+//! `--sim-slowdown 1.1`), then the command's inputs, outputs and errors,
+//! and `--baseline RUN_ID|latest` through a local mock of the GitHub API.
+//! (benches/compare_noise.sh runs 20 identical pairs for the false-positive
+//! count; here 2 keep the test short.)
+
+mod common;
+
+use common::Scratch;
+use serde_json::{Value, json};
+use snapbox::str;
+use std::io::Write;
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// Two H100 series and one B200 series, three concurrencies each.
+const CONFIG: &str = "\
+tiny-fp8-h100-vllm:
+  image: vllm/vllm-openai:v0.11.0
+  model: m
+  model-prefix: tiny
+  precision: fp8
+  framework: vllm
+  runner: h100
+  multinode: false
+  seq-len-configs:
+  - isl: 1024
+    osl: 1024
+    search-space:
+    - { tp: 4, conc-list: [4, 16, 64] }
+    - { tp: 8, conc-list: [4, 16, 64] }
+tiny-fp4-b200-sglang:
+  image: lmsysorg/sglang:v0.5
+  model: m
+  model-prefix: tiny
+  precision: fp4
+  framework: sglang
+  runner: b200
+  multinode: false
+  seq-len-configs:
+  - isl: 1024
+    osl: 1024
+    search-space:
+    - { tp: 8, conc-list: [4, 16, 64] }
+";
+
+/// The simulator runs one at a time: their timing is what is measured, and
+/// two at once on a 2-core machine would measure each other.
+static SIM_RUNS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn scratch() -> Scratch {
+    let s = Scratch::new();
+    s.write("cfg/tiny-master.yaml", CONFIG);
+    s.write("cfg/runners.yaml", "h100: [h100-x_0]\nb200: [b200-x_0]\n");
+    s
+}
+
+/// `infmax run` of CONFIG into `out` (simulated clock at 2x), then `extra`.
+fn run(s: &Scratch, out: &str, extra: &[&str]) -> snapbox::cmd::OutputAssert {
+    let args = [
+        &[
+            "run",
+            "--config-files",
+            "cfg/tiny-master.yaml",
+            "--runner-config",
+            "cfg/runners.yaml",
+            "--sim-speedup",
+            "2",
+            "--out",
+            out,
+        ][..],
+        extra,
+    ]
+    .concat();
+    s.infmax(&args).assert()
+}
+
+fn comparison(s: &Scratch, file: &str) -> Value {
+    serde_json::from_str(&s.read(file)).expect("compare.json")
+}
+
+fn verdicts(c: &Value, metric: &str) -> Vec<(String, String, f64)> {
+    c["series"]
+        .as_array()
+        .expect("series")
+        .iter()
+        .flat_map(|s| {
+            s["metrics"]
+                .as_array()
+                .expect("metrics")
+                .iter()
+                .filter(|m| m["metric"] == metric)
+                .map(|m| {
+                    (
+                        s["series"].as_str().unwrap_or_default().to_string(),
+                        m["verdict"].as_str().unwrap_or_default().to_string(),
+                        m["median_change"].as_f64().unwrap_or(f64::NAN),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn a_ten_percent_slower_engine_is_flagged_on_every_series() {
+    let _one = SIM_RUNS.lock().unwrap_or_else(|e| e.into_inner());
+    let s = scratch();
+    run(&s, "base", &[]).success();
+    let out = run(
+        &s,
+        "slow",
+        &[
+            "--sim-slowdown",
+            "1.1",
+            "--compare-to",
+            "base",
+            "--fail-on-regression",
+        ],
+    )
+    .code(4);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        stdout.contains("### Comparison with the baseline"),
+        "{stdout}"
+    );
+    let c = comparison(&s, "slow/compare/compare.json");
+    assert_eq!(c["series"].as_array().map(Vec::len), Some(3), "{c}");
+    // TPOT measured within 2 points of +10% on every series, and flagged.
+    for (series, verdict, change) in verdicts(&c, "tpot") {
+        assert_eq!(verdict, "regression", "{series}");
+        assert!((0.08..=0.12).contains(&change), "{series}: {change}");
+    }
+    // Interactivity at matched throughput: ~ -9% (1/1.1), flagged too.
+    for (series, verdict, change) in verdicts(&c, "intvty") {
+        assert_eq!(verdict, "regression", "{series}");
+        assert!((-0.12..=-0.06).contains(&change), "{series}: {change}");
+    }
+    // The overlay chart: baseline dashed, current solid.
+    let svg = s.read("slow/compare/compare_tiny_1k1k.svg");
+    assert!(
+        svg.contains("(baseline)") && svg.contains("stroke-dasharray"),
+        "{svg}"
+    );
+    assert!(!s.read("slow/compare/compare.md").is_empty());
+}
+
+#[test]
+fn identical_reruns_are_no_regression() {
+    let _one = SIM_RUNS.lock().unwrap_or_else(|e| e.into_inner());
+    let s = scratch();
+    for pair in ["a", "b"] {
+        run(&s, &format!("{pair}1"), &[]).success();
+        run(
+            &s,
+            &format!("{pair}2"),
+            &["--compare-to", &format!("{pair}1"), "--fail-on-regression"],
+        )
+        .success();
+        let c = comparison(&s, &format!("{pair}2/compare/compare.json"));
+        assert_eq!(c["regressions"], 0, "{c}");
+        assert_eq!(c["series"].as_array().map(Vec::len), Some(3), "{c}");
+    }
+}
+
+/// A result of a series at `conc` with TPOT `tpot` s (interactivity 1/tpot,
+/// throughput proportional to concurrency).
+fn row(tp: u64, conc: u64, tpot: f64) -> Value {
+    json!({"hw": "h100", "framework": "vllm", "precision": "fp8", "spec_decoding": "none",
+           "infmax_model_prefix": "dsr1", "isl": 1024, "osl": 1024, "tp": tp, "ep": 1,
+           "dp_attention": "false", "is_multinode": false, "conc": conc, "median_ttft": 0.2,
+           "median_tpot": tpot, "median_intvty": 1.0 / tpot, "tput_per_gpu": conc as f64 / tpot / tp as f64})
+}
+
+#[test]
+fn compare_reads_files_and_folders_and_lists_new_and_gone_series() {
+    let s = Scratch::new();
+    let base: Vec<Value> = [4, 8, 16].iter().map(|c| row(8, *c, 0.010)).collect();
+    let mut cur: Vec<Value> = [4, 8, 16].iter().map(|c| row(8, *c, 0.0104)).collect();
+    cur.push(row(4, 4, 0.01));
+    s.write("base/agg_bmk.json", &Value::from(base).to_string());
+    for (i, r) in cur.iter().enumerate() {
+        s.write(&format!("cur/bmk_{i}/agg_{i}.json"), &r.to_string());
+    }
+    // +4% TPOT is within the default 5%; --threshold tpot=3% makes it a
+    // regression, and --fail-on-regression exit 4.
+    s.infmax(&[
+        "compare",
+        "--baseline",
+        "base/agg_bmk.json",
+        "--current",
+        "cur",
+    ])
+    .assert()
+    .success();
+    let c = comparison(&s, "compare/compare.json");
+    assert_eq!(verdicts(&c, "tpot")[0].1, "same");
+    assert_eq!(
+        c["new"],
+        json!(["dsr1 H100 vllm fp8 1k1k tp4 ep1 dpa false"])
+    );
+    assert_eq!(c["gone"], json!([]));
+    let md = s.read("compare/compare.md");
+    assert!(
+        md.contains(
+            "New series (only in the current run):\n\n- dsr1 H100 vllm fp8 1k1k tp4 ep1 dpa false"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("ttft not judged (no repeated runs; set --threshold ttft=P%)"),
+        "{md}"
+    );
+    s.infmax(&[
+        "compare",
+        "--baseline",
+        "base",
+        "--current",
+        "cur",
+        "--threshold",
+        "tpot=3%",
+        "--fail-on-regression",
+        "--out",
+        "strict",
+    ])
+    .assert()
+    .code(4)
+    .stderr_eq(str![[r#"
+error: 1 metric(s) regressed beyond their threshold (see strict/compare.md)
+
+"#]]);
+    let c = comparison(&s, "strict/compare.json");
+    assert_eq!(verdicts(&c, "tpot")[0].1, "regression");
+    assert_eq!(
+        c["thresholds"][3],
+        json!({"metric": "tpot", "value": 0.03, "source": "user"})
+    );
+}
+
+#[test]
+fn compare_errors_name_what_to_fix() {
+    let s = Scratch::new();
+    s.write("base.json", "[]");
+    s.write("bad.json", r#"[{"conc": 4}]"#);
+    s.write("r.json", &Value::from(vec![row(8, 4, 0.01)]).to_string());
+    for (args, code, msg) in [
+        (
+            vec![
+                "--baseline",
+                "r.json",
+                "--current",
+                "r.json",
+                "--threshold",
+                "tput",
+            ],
+            2,
+            "error: --threshold tput: no `=`; expected METRIC=PERCENT with METRIC one of tput, intvty, ttft, tpot, e.g. tput=3%\n",
+        ),
+        (
+            vec![
+                "--baseline",
+                "r.json",
+                "--current",
+                "r.json",
+                "--threshold",
+                "speed=3%",
+            ],
+            2,
+            "error: --threshold speed=3%: unknown metric; expected METRIC=PERCENT with METRIC one of tput, intvty, ttft, tpot, e.g. tput=3%\n",
+        ),
+        (
+            vec!["--baseline", "nowhere", "--current", "r.json"],
+            2,
+            "error: nowhere: no such file or folder (expected an agg_*.json file, a folder of results, a workflow run id or `latest`)\n",
+        ),
+        (
+            vec!["--baseline", "bad.json", "--current", "r.json"],
+            1,
+            "error: bad.json: [0]: not a processed result (no `hw`); expected agg_*.json written by `infmax result process` or `collect results`\n1 problem found\n",
+        ),
+        (
+            vec!["--baseline", "r.json", "--current", "latest"],
+            2,
+            "error: --current latest: `latest` names a baseline; give the run judged as a file, folder or run id\n",
+        ),
+        (
+            vec!["--baseline", "r.json", "--current", "base.json"],
+            1,
+            "error: base.json: expected a processed result or a JSON array of them\n1 problem found\n",
+        ),
+        (
+            vec!["--baseline", "7", "--current", "r.json"],
+            2,
+            "error: compare with a workflow run reads the GitHub API: set GITHUB_REPOSITORY=OWNER/REPO and GITHUB_TOKEN (and GITHUB_API_URL for GitHub Enterprise)\n",
+        ),
+    ] {
+        let mut cmd = s.infmax(&[&["compare"][..], &args[..]].concat());
+        cmd = cmd.env_remove("GITHUB_REPOSITORY");
+        cmd.assert().code(code).stderr_eq(msg);
+        assert!(!s.path().join("compare/compare.json").exists(), "{args:?}");
+    }
+}
+
+fn zip_of(files: &[(&str, String)]) -> Vec<u8> {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        for (name, body) in files {
+            z.start_file(*name, zip::write::SimpleFileOptions::default())
+                .expect("entry");
+            z.write_all(body.as_bytes()).expect("write");
+        }
+        z.finish().expect("finish");
+    }
+    buf.into_inner()
+}
+
+/// `--baseline latest`: the newest successful run of the workflow on the
+/// default branch that has results (a newer one without `bmk_*` artifacts,
+/// a skipped sweep, is passed over), its per-job artifacts downloaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latest_successful_run_of_the_default_branch_is_the_baseline() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/o/r"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"default_branch": "trunk"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/o/r/actions/workflows/run-sweep.yml/runs"))
+        .and(query_param("branch", "trunk"))
+        .and(query_param("status", "success"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"total_count": 2, "workflow_runs": [{"id": 9}, {"id": 8}]})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    for (run, artifacts) in [
+        (
+            9,
+            json!([{"id": 90, "name": "changelog-metadata", "expired": false}]),
+        ),
+        (
+            8,
+            json!([{"id": 81, "name": "bmk_a", "expired": false},
+                   {"id": 82, "name": "raw_a", "expired": false},
+                   {"id": 83, "name": "results_bmk", "expired": false}]),
+        ),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/o/r/actions/runs/{run}/artifacts")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                json!({"total_count": artifacts.as_array().map_or(0, Vec::len), "artifacts": artifacts}),
+            ))
+            .mount(&server)
+            .await;
+    }
+    let base = Value::from(
+        [4, 8, 16]
+            .iter()
+            .map(|c| row(8, *c, 0.010))
+            .collect::<Vec<_>>(),
+    );
+    let files: Vec<(String, String)> = base
+        .as_array()
+        .expect("rows")
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (format!("agg_{i}.json"), r.to_string()))
+        .collect();
+    let files: Vec<(&str, String)> = files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    Mock::given(method("GET"))
+        .and(path("/repos/o/r/actions/artifacts/81/zip"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(zip_of(&files)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let s = Scratch::new();
+    let cur: Vec<Value> = [4, 8, 16].iter().map(|c| row(8, *c, 0.012)).collect();
+    s.write("cur/agg_bmk.json", &Value::from(cur).to_string());
+    let uri = server.uri();
+    let s = tokio::task::spawn_blocking(move || {
+        s.infmax(&[
+            "compare",
+            "--baseline",
+            "latest",
+            "--current",
+            "cur",
+            "--step-summary",
+            "--fail-on-regression",
+        ])
+        .env("GITHUB_REPOSITORY", "o/r")
+        .env("GITHUB_TOKEN", "tok")
+        .env("GITHUB_API_URL", &uri)
+        .env(
+            "GITHUB_WORKFLOW_REF",
+            "o/r/.github/workflows/run-sweep.yml@refs/pull/3/merge",
+        )
+        .env("GITHUB_STEP_SUMMARY", "summary.md")
+        .assert()
+        .code(4);
+        s
+    })
+    .await
+    .expect("join");
+    let c = comparison(&s, "compare/compare.json");
+    assert_eq!(c["baseline"], "run 8");
+    let tpot = &verdicts(&c, "tpot")[0];
+    assert_eq!(tpot.1, "regression");
+    assert!((tpot.2 - 0.2).abs() < 1e-9, "{tpot:?}");
+    let summary = s.read("summary.md");
+    assert!(
+        summary.starts_with("### Comparison with the baseline\n\n**▼ "),
+        "{summary}"
+    );
+    assert!(
+        s.path()
+            .join("compare/fetched/baseline-run-8/bmk_a/agg_0.json")
+            .exists()
+    );
+}
