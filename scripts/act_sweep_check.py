@@ -65,6 +65,10 @@ if "run-stats" in artifacts:
     fail("run-stats ran under act")
 if "run-stats skipped - act has no GitHub API" not in log:
     fail("run-stats was not visibly skipped")
+# A pull request's sweep compares itself with main's latest sweep; under act
+# there is no API to find it, and that is said.
+if "compare skipped - act has no GitHub API" not in log:
+    fail("the comparison with the baseline was not visibly skipped")
 
 # The aggregate: one row per job, each the simulator's fixed schedule.
 agg = json.loads(artifacts["results_bmk"]["agg_bmk.json"])
