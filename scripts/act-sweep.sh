@@ -155,7 +155,11 @@ python3 "$root/scripts/act_sweep_check.py" "$work/artifacts" "$work/act.log" "$i
 # alice (write) gets the sweep at the pinned commits and the tables posted
 # back; bob (read) is refused before anything runs.
 api_port="$(free_port)"
-python3 "$root/scripts/act_mock_api.py" "$api_port" "$work/api.log" infmax/act-sweep 999 "$base" "$head" &
+# main's latest sweep, for the comparison, is the pull_request run above
+# (thresholds widened: at a simulated 0.05 ms per token, a few microseconds
+# of scheduling are percents).
+baseline_run="$(find "$work/artifacts" -mindepth 1 -maxdepth 1 -type d | head -n 1)"
+python3 "$root/scripts/act_mock_api.py" "$api_port" "$work/api.log" infmax/act-sweep 999 "$base" "$head" "$baseline_run" &
 api_pid=$!
 wait_for "http://127.0.0.1:$api_port/repos/infmax/act-sweep/pulls/999"
 comment_event() {
@@ -169,7 +173,9 @@ run_comment() {
   rm -rf "$work/artifacts2"
   "$act_bin" issue_comment -W .github/workflows/sweep-command.yml -e "$work/comment.json" \
     "${act_common[@]}" --artifact-server-path "$work/artifacts2" \
-    --env "GITHUB_API_URL=http://127.0.0.1:$api_port" -s GITHUB_TOKEN=act-token >"$work/$1" 2>&1
+    --env "GITHUB_API_URL=http://127.0.0.1:$api_port" --env INFMAX_ACT_MOCK_API=1 \
+    --env "INFMAX_COMPARE_THRESHOLD=tput=25%,intvty=25%,tpot=25%" \
+    -s GITHUB_TOKEN=act-token >"$work/$1" 2>&1
 }
 : >"$work/api.log"
 comment_event bob
@@ -204,7 +210,14 @@ assert len(posts) == 1, calls
 body = posts[0]["body"]["body"]
 assert body.startswith(f"Sweep at {head}: success"), body[:200]
 assert "### Single-node results" in body and sum(l.startswith("| actsim |") for l in body.splitlines()) == 3, body
+# The comparison with main's latest sweep (the pull_request run) comes
+# first: the same simulator, so no regression, both series compared.
+assert body.index("### Comparison with the baseline") < body.index("### Single-node results"), body
+assert "**No regression** beyond the noise threshold (2 series compared)." in body, body
+assert any(c["path"].endswith("/actions/workflows/run-sweep.yml/runs?branch=main&status=success&per_page=20") for c in calls), calls
 assert any(c["path"].endswith("/collaborators/alice/permission") for c in calls), calls
+changes = [l for l in body.splitlines() if l.startswith("| actsim ") and "%" in l]
+print("act sweep: comparison rows:\n  " + "\n  ".join(changes))
 print(f"act sweep: /sweep by a writer ran the sweep at {head[:12]} and posted {len(body)} bytes; a reader was refused: OK")
 PY
 echo "act sweep: /sweep workflow in $(($(date +%s) - start)) s" >&2

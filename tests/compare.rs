@@ -422,3 +422,39 @@ async fn latest_successful_run_of_the_default_branch_is_the_baseline() {
             .exists()
     );
 }
+
+/// `infmax run --repeats 2` measures every concurrency twice (`…_r1`,
+/// `…_r2`); `compare` takes its noise thresholds from their spread and says so.
+#[test]
+fn repeats_set_the_noise_thresholds() {
+    let _one = SIM_RUNS.lock().unwrap_or_else(|e| e.into_inner());
+    let s = scratch();
+    run(&s, "rep", &["--repeats", "2", "--max-conc", "16"]).success();
+    let processed: Vec<String> = std::fs::read_dir(s.path().join("rep/processed"))
+        .expect("processed")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(processed.len(), 12, "{processed:?}");
+    assert!(
+        processed.iter().any(|n| n.ends_with("_r2.json")),
+        "{processed:?}"
+    );
+    s.infmax(&["compare", "--baseline", "rep", "--current", "rep"])
+        .assert()
+        .success();
+    let c = comparison(&s, "compare/compare.json");
+    // TTFT and TPOT at each concurrency: 3 series, one repeat pair each, on
+    // either side; TTFT is judged now that its noise is known. (Throughput
+    // at matched interactivity has no readable point on these two-point
+    // curves, so it keeps its default.)
+    for t in &c["thresholds"].as_array().expect("thresholds")[2..] {
+        assert_eq!(t["source"], json!({"repeats": {"pairs": 6}}), "{t}");
+        assert!(t["value"].as_f64().is_some_and(|v| v >= 0.01), "{t}");
+    }
+    assert_eq!(c["regressions"], 0, "{c}");
+    assert!(
+        s.read("compare/compare.md")
+            .contains("repeat-to-repeat changes")
+    );
+}
