@@ -459,7 +459,11 @@ pub(crate) fn run(o: &RunOptions, entries: Vec<MatrixEntry>) -> Result<(usize, u
 
 /// Collects, charts and summarises a finished run's folder: the tables,
 /// and what the collection passed over (for warnings).
-pub(crate) fn finish(o: &RunOptions) -> Result<(String, Vec<crate::diag::Diagnostic>)> {
+/// `comparison`: overlay charts for the report (see [`report::write`]).
+pub(crate) fn finish(
+    o: &RunOptions,
+    comparison: &[(String, String)],
+) -> Result<(String, Vec<crate::diag::Diagnostic>)> {
     let collect::Collected { results, skipped } = collect::gather(&o.out.join("processed"))?;
     let text = serde_json::to_string_pretty(&results).map_err(|e| Error::env(e.to_string()))?;
     crate::fsutil::atomic_write(&o.out.join("agg_bmk.json"), text.as_bytes())
@@ -478,6 +482,6 @@ pub(crate) fn finish(o: &RunOptions) -> Result<(String, Vec<crate::diag::Diagnos
     crate::fsutil::atomic_write(&o.out.join("summary.md"), tables.as_bytes())
         .map_err(|e| Error::env(e.to_string()))?;
     let notice = o.scaled_down().then_some("Scaled-down local run (shorter prompts, fewer requests): these numbers are not measurements.");
-    report::write(&results, &o.out.join("report"), notice)?;
+    report::write(&results, &o.out.join("report"), notice, comparison)?;
     Ok((tables, skipped))
 }

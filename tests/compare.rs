@@ -458,3 +458,42 @@ fn repeats_set_the_noise_thresholds() {
             .contains("repeat-to-repeat changes")
     );
 }
+
+/// The overlay charts open the report: `infmax report --compare DIR` shows
+/// them as images (a chart read back from a folder runs no script), and a
+/// comparison that did not run is noted, not an error.
+#[test]
+fn the_report_shows_the_comparison() {
+    let s = Scratch::new();
+    let base: Vec<Value> = [4, 8, 16].iter().map(|c| row(8, *c, 0.010)).collect();
+    let cur: Vec<Value> = [4, 8, 16].iter().map(|c| row(8, *c, 0.011)).collect();
+    s.write("base/agg_bmk.json", &Value::from(base).to_string());
+    s.write("cur/agg_x.json", &Value::from(cur[0].clone()).to_string());
+    s.write("cur/agg_y.json", &Value::from(cur[1].clone()).to_string());
+    s.write("cur/agg_z.json", &Value::from(cur[2].clone()).to_string());
+    s.infmax(&["compare", "--baseline", "base", "--current", "cur"])
+        .assert()
+        .success();
+    s.write(
+        "compare/compare_evil_1k1k.svg",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>",
+    );
+    s.infmax(&["report", "cur", "--out", "rep", "--compare", "compare"])
+        .assert()
+        .success();
+    let html = s.read("rep/report.html");
+    assert!(
+        html.contains("<h2>Comparison with the baseline</h2>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("src=\"data:image/svg+xml;charset=utf-8,%3Csvg"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(s.path().join("rep/compare_dsr1_1k1k.svg").exists());
+    s.infmax(&["report", "cur", "--out", "rep2", "--compare", "nothing"])
+        .assert()
+        .success()
+        .stderr_eq("infmax report: no comparison in nothing; the report has none\n");
+}

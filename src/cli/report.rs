@@ -3,7 +3,7 @@
 
 use super::output::stdout;
 use super::{Written, warn};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -14,13 +14,44 @@ pub(super) struct ReportArgs {
     /// Where the SVG charts and report.html go.
     #[arg(long, default_value = "report", env = "INFMAX_REPORT_DIR")]
     out: PathBuf,
+    /// An `infmax compare` output folder: its overlay charts open the
+    /// report (a folder that does not exist is noted and left out: the
+    /// comparison may not have run).
+    #[arg(long, value_name = "DIR", env = "INFMAX_REPORT_COMPARE")]
+    compare: Option<PathBuf>,
 }
 
 pub(super) fn exec(a: &ReportArgs) -> Result<Written> {
     let crate::results::collect::Collected { results, skipped } =
         crate::results::collect::gather(&a.dir)?;
     warn(&skipped);
-    let written = crate::results::report::write(&results, &a.out, None)?;
+    let mut charts = Vec::new();
+    if let Some(dir) = &a.compare {
+        match std::fs::read_dir(dir) {
+            Err(_) => eprintln!(
+                "infmax report: no comparison in {}; the report has none",
+                dir.display()
+            ),
+            Ok(entries) => {
+                let mut names: Vec<PathBuf> = entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with("compare_") && n.ends_with(".svg"))
+                    })
+                    .collect();
+                names.sort();
+                for p in names {
+                    let svg = crate::fsutil::read_input(&p).map_err(Error::invalid)?;
+                    let name = p.file_name().map(|n| n.to_string_lossy().to_string());
+                    charts.push((name.unwrap_or_default(), svg));
+                }
+            }
+        }
+    }
+    let written = crate::results::report::write(&results, &a.out, None, &charts)?;
     for p in &written {
         stdout(&format!("{}\n", p.display()))?;
     }

@@ -131,7 +131,21 @@ pub(super) fn exec(a: &RunArgs) -> Result<Written> {
     };
     let start = std::time::Instant::now();
     let (ok, failed) = crate::run::run(&o, entries)?;
-    let (tables, skipped) = crate::run::finish(&o)?;
+    // The comparison's charts go into the report; its table follows the results.
+    let current = match &baseline {
+        Some(_) => {
+            let (results, _) = crate::results::compare::load(&o.out.join("processed"))?;
+            let mut cur = crate::results::compare::Side::new(&o.out.display().to_string());
+            cur.add(&results);
+            Some(cur)
+        }
+        None => None,
+    };
+    let charts = match (&baseline, &current) {
+        (Some(b), Some(c)) => crate::results::compare::charts(b, c),
+        _ => Vec::new(),
+    };
+    let (tables, skipped) = crate::run::finish(&o, &charts)?;
     warn(&skipped);
     stdout(&tables)?;
     eprintln!(
@@ -141,10 +155,7 @@ pub(super) fn exec(a: &RunArgs) -> Result<Written> {
         o.out.join("report").join("report.html").display()
     );
     let mut written = Written::both(o.out.join("agg_bmk.json"), o.out.join("summary.md"));
-    if let Some(base) = baseline {
-        let (results, _) = crate::results::compare::load(&o.out.join("processed"))?;
-        let mut cur = crate::results::compare::Side::new(&o.out.display().to_string());
-        cur.add(&results);
+    if let (Some(base), Some(cur)) = (baseline, current) {
         let compared = super::compare::write(
             &base,
             &cur,

@@ -297,8 +297,28 @@ fn html_table(header: &[&str], rows: &[Vec<String>]) -> String {
     o
 }
 
+/// Percent-encodes text for a `data:` URI (everything but unreserved bytes).
+fn data_uri_text(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() * 2);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            o.push(b as char);
+        } else {
+            let _ = write!(o, "%{b:02X}");
+        }
+    }
+    o
+}
+
 /// Writes the charts and report.html into `out`; returns the files written.
-pub(crate) fn write(results: &[Value], out: &Path, notice: Option<&str>) -> Result<Vec<PathBuf>> {
+/// `comparison`: overlay charts of `infmax compare` (file name, SVG), shown
+/// first under their own heading.
+pub(crate) fn write(
+    results: &[Value],
+    out: &Path,
+    notice: Option<&str>,
+    comparison: &[(String, String)],
+) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out)
         .map_err(|e| Error::env(format!("cannot create {}: {e}", out.display())))?;
     let mut written = Vec::new();
@@ -307,6 +327,23 @@ pub(crate) fn write(results: &[Value], out: &Path, notice: Option<&str>) -> Resu
     );
     if let Some(n) = notice {
         let _ = write!(html, "<p class=\"notice\">{}</p>", xml(n));
+    }
+    if !comparison.is_empty() {
+        html.push_str("<h2>Comparison with the baseline</h2><p>Each series in one colour: the baseline dashed, this run solid (verdicts in compare.md).</p>");
+        for (name, svg) in comparison {
+            let path = out.join(fsutil::safe_file_name(name));
+            fsutil::atomic_write(&path, svg.as_bytes())
+                .map_err(|e| Error::env(format!("cannot write {}: {e}", path.display())))?;
+            written.push(path);
+            // As an image: a chart read back from a folder runs no script
+            // in the report, whatever it holds.
+            let _ = write!(
+                html,
+                "<p><img alt=\"{}\" src=\"data:image/svg+xml;charset=utf-8,{}\"></p>",
+                xml(name),
+                data_uri_text(svg)
+            );
+        }
     }
     for ((model, seq), series) in charts(results) {
         let svg = svg(
