@@ -468,9 +468,9 @@ fn the_report_shows_the_comparison() {
     let base: Vec<Value> = [4, 8, 16].iter().map(|c| row(8, *c, 0.010)).collect();
     let cur: Vec<Value> = [4, 8, 16].iter().map(|c| row(8, *c, 0.011)).collect();
     s.write("base/agg_bmk.json", &Value::from(base).to_string());
-    s.write("cur/agg_x.json", &Value::from(cur[0].clone()).to_string());
-    s.write("cur/agg_y.json", &Value::from(cur[1].clone()).to_string());
-    s.write("cur/agg_z.json", &Value::from(cur[2].clone()).to_string());
+    for (i, r) in cur.iter().enumerate() {
+        s.write(&format!("cur/agg_{i}.json"), &r.to_string());
+    }
     s.infmax(&["compare", "--baseline", "base", "--current", "cur"])
         .assert()
         .success();
