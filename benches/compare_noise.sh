@@ -1,48 +1,21 @@
 #!/usr/bin/env bash
 # The regression gate on the simulator: how often identical reruns are
 # called a regression (false positives), and what a 10% slower engine is
-# measured as. Two H100 series and one B200 series, each at concurrency 4,
-# 16 and 64, scaled down (`infmax run` defaults) with the simulated clock
-# at 2x.
+# measured as. The sweep of benches/compare-master.yaml (two H100 series and
+# one B200 series, each at concurrency 4, 16 and 64), scaled down (`infmax
+# run` defaults) with the simulated clock at 2x.
 #
 #   benches/compare_noise.sh [INFMAX_BINARY] [PAIRS]   (default target/debug/infmax, 20)
 #
 # Prints, per pair, the regression count and TPOT change; then the totals.
 set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="$(readlink -f "${1:-target/debug/infmax}")"
 pairs="${2:-20}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-cat >tiny-master.yaml <<'YAML'
-tiny-fp8-h100-vllm:
-  image: vllm/vllm-openai:v0.11.0
-  model: m
-  model-prefix: tiny
-  precision: fp8
-  framework: vllm
-  runner: h100
-  multinode: false
-  seq-len-configs:
-  - isl: 1024
-    osl: 1024
-    search-space:
-    - { tp: 4, conc-list: [4, 16, 64] }
-    - { tp: 8, conc-list: [4, 16, 64] }
-tiny-fp4-b200-sglang:
-  image: lmsysorg/sglang:v0.5
-  model: m
-  model-prefix: tiny
-  precision: fp4
-  framework: sglang
-  runner: b200
-  multinode: false
-  seq-len-configs:
-  - isl: 1024
-    osl: 1024
-    search-space:
-    - { tp: 8, conc-list: [4, 16, 64] }
-YAML
+cp "$root/benches/compare-master.yaml" tiny-master.yaml
 printf 'h100: [h100-x_0]\nb200: [b200-x_0]\n' >runners.yaml
 run() { # run OUT [run args...]
   local out="$1"

@@ -296,6 +296,16 @@ job_record() {
   scontrol show job --oneliner | grep -- " JobName=infmax-4242-1-$1 " | sort -t= -k2 -n | tail -n 1
 }
 field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -n 1; }
+# assert_allocation RUNNER PARTITION NODES GRES: RUNNER's last job completed
+# on that partition with that many nodes and GPUs per node.
+assert_allocation() {
+  local rec
+  rec="$(job_record "$1")"
+  if ! { [ "$(field "$rec" JobState)" = COMPLETED ] && [ "$(field "$rec" Partition)" = "$2" ] &&
+    [ "$(field "$rec" NumNodes)" = "$3" ] && [ "$(field "$rec" TresPerNode)" = "gres:$4" ]; }; then
+    fail "$1: expected a completed job on partition $2 with $3 node(s) and $4: $rec"
+  fi
+}
 # wait_state RUNNER STATE SECONDS
 wait_state() {
   local s=""
@@ -310,11 +320,7 @@ wait_state() {
 # --- 1. a single-node entry through the docker-on-Slurm launcher -----------
 t0=$(date +%s)
 job b200-nvd_0 "$single" || fail "single-node job: $(tail -n 20 "$tmp/log/job-b200-nvd_0.log")"
-rec="$(job_record b200-nvd_0)"
-if ! { [ "$(field "$rec" JobState)" = COMPLETED ] && [ "$(field "$rec" Partition)" = b200 ] &&
-  [ "$(field "$rec" NumNodes)" = 1 ] && [ "$(field "$rec" TresPerNode)" = gres:gpu:8 ]; }; then
-  fail "single-node allocation (1 node, gpu:8, partition b200, completed): $rec"
-fi
+assert_allocation b200-nvd_0 b200 1 gpu:8
 assert_gone b200-nvd_0
 ws="$(workspace b200-nvd_0)"
 python3 - "$ws" <<'PY' || fail "single-node results"
@@ -338,11 +344,8 @@ ok "single-node entry: launch_b200-nvd.sh allocated 1 node with gpu:8 on partiti
 # --- 2. a multi-node entry that fits on the node (enroot launcher) ---------
 t0=$(date +%s)
 job gb200-nv_0 "$fits" || fail "multi-node job: $(tail -n 20 "$tmp/log/job-gb200-nv_0.log")"
-rec="$(job_record gb200-nv_0)"
-if ! { [ "$(field "$rec" JobState)" = COMPLETED ] && [ "$(field "$rec" Partition)" = gb200 ] &&
-  [ "$(field "$rec" NumNodes)" = 1 ] && [ "$(field "$rec" TresPerNode)" = gres:gpu:4 ]; }; then
-  fail "multi-node allocation (2+2 GPUs at 4 a node: 1 node, gpu:4, partition gb200, completed): $rec"
-fi
+# 2+2 GPUs at 4 a node: one node.
+assert_allocation gb200-nv_0 gb200 1 gpu:4
 assert_gone gb200-nv_0
 ws="$(workspace gb200-nv_0)"
 python3 - "$ws" <<'PY' || fail "multi-node results"

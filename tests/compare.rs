@@ -10,40 +10,11 @@ mod common;
 use common::Scratch;
 use serde_json::{Value, json};
 use snapbox::str;
-use std::io::Write;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Two H100 series and one B200 series, three concurrencies each.
-const CONFIG: &str = "\
-tiny-fp8-h100-vllm:
-  image: vllm/vllm-openai:v0.11.0
-  model: m
-  model-prefix: tiny
-  precision: fp8
-  framework: vllm
-  runner: h100
-  multinode: false
-  seq-len-configs:
-  - isl: 1024
-    osl: 1024
-    search-space:
-    - { tp: 4, conc-list: [4, 16, 64] }
-    - { tp: 8, conc-list: [4, 16, 64] }
-tiny-fp4-b200-sglang:
-  image: lmsysorg/sglang:v0.5
-  model: m
-  model-prefix: tiny
-  precision: fp4
-  framework: sglang
-  runner: b200
-  multinode: false
-  seq-len-configs:
-  - isl: 1024
-    osl: 1024
-    search-space:
-    - { tp: 8, conc-list: [4, 16, 64] }
-";
+const CONFIG: &str = include_str!("../benches/compare-master.yaml");
 
 /// The simulator runs one at a time: their timing is what is measured, and
 /// two at once on a 2-core machine would measure each other.
@@ -302,20 +273,6 @@ fn compare_errors_name_what_to_fix() {
     }
 }
 
-fn zip_of(files: &[(&str, String)]) -> Vec<u8> {
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut z = zip::ZipWriter::new(&mut buf);
-        for (name, body) in files {
-            z.start_file(*name, zip::write::SimpleFileOptions::default())
-                .expect("entry");
-            z.write_all(body.as_bytes()).expect("write");
-        }
-        z.finish().expect("finish");
-    }
-    buf.into_inner()
-}
-
 /// `--baseline latest`: the newest successful run of the workflow on the
 /// default branch that has results (a newer one without `bmk_*` artifacts,
 /// a skipped sweep, is passed over), its per-job artifacts downloaded.
@@ -371,10 +328,13 @@ async fn latest_successful_run_of_the_default_branch_is_the_baseline() {
         .enumerate()
         .map(|(i, r)| (format!("agg_{i}.json"), r.to_string()))
         .collect();
-    let files: Vec<(&str, String)> = files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_str()))
+        .collect();
     Mock::given(method("GET"))
         .and(path("/repos/o/r/actions/artifacts/81/zip"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(zip_of(&files)))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(common::zip_of(&files)))
         .expect(1)
         .mount(&server)
         .await;

@@ -282,29 +282,15 @@ fn a_seed_engine_script_runs_end_to_end_with_its_eval() {
     s.write("server.log", "");
     let lib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benchmarks/benchmark_lib.sh");
     // The seed's dsr1 MTP scripts, minus the engine launch (the simulator
-    // is already up; its pid stands for the engine's).
-    let script = r#"set -euo pipefail
-source "$LIB"
-check_env_vars MODEL PORT TP CONC ISL OSL RESULT_FILENAME
-wait_for_server_ready --port "$PORT" --server-log "$SERVER_LOG" --server-pid "$SERVER_PID" --sleep-interval 1
-run_benchmark_serving \
-  --model "$MODEL" \
-  --port "$PORT" \
-  --backend vllm \
-  --input-len "$ISL" \
-  --output-len "$OSL" \
-  --random-range-ratio 0.8 \
-  --num-prompts $((CONC * 10)) \
-  --max-concurrency "$CONC" \
-  --result-filename "$RESULT_FILENAME" \
-  --result-dir "$PWD/results/" \
-  --bench-serving-dir "$PWD" \
-  --use-chat-template \
-  --server-pid "$SERVER_PID"
-run_eval --framework lm-eval --port "$PORT" --task "$EVAL_TASK" --num-fewshot 0 \
+    // is already up; its pid stands for the engine's), then its eval.
+    let script = format!(
+        "{}{}",
+        common::SEED_SCRIPT,
+        r#"run_eval --framework lm-eval --port "$PORT" --task "$EVAL_TASK" --num-fewshot 0 \
   --results-dir eval_dir --gen-max-tokens 6 --temperature 0 --top-p 1 --concurrent-requests 4
 append_lm_eval_summary
-"#;
+"#
+    );
     let rf = "dsr1_1k1k_fp4_sglang_tp4_ep1_dpa_false_conc4_specdecode_mtp_b200-nb_0";
     let job_env: &[(&str, &str)] = &[
         ("MODEL", "org/m"),
@@ -326,11 +312,12 @@ append_lm_eval_summary
     ];
     let mut cmd = std::process::Command::new("bash");
     cmd.arg("-c")
-        .arg(script)
+        .arg(&script)
         .current_dir(s.path())
         .env("LIB", lib)
         .env("INFMAX", env!("CARGO_BIN_EXE_infmax"))
         .env("INFMAX_PYTHON", &py)
+        .env("RESULT_DIR_NAME", "results")
         .env("PORT", &port)
         .env("SERVER_LOG", s.path().join("server.log"))
         .env("SERVER_PID", sim.child.id().to_string())

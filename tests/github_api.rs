@@ -6,7 +6,6 @@ mod common;
 use common::Scratch;
 use serde_json::json;
 use snapbox::str;
-use std::io::Write;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -69,20 +68,6 @@ Not counted: 1 job(s) naming no GPU (setup, collect, ...), 1 skipped.
     );
 }
 
-fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut z = zip::ZipWriter::new(&mut buf);
-        for (name, body) in files {
-            z.start_file(*name, zip::write::SimpleFileOptions::default())
-                .expect("entry");
-            z.write_all(body.as_bytes()).expect("write");
-        }
-        z.finish().expect("finish");
-    }
-    buf.into_inner()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_downloads_unpacks_and_summarises() {
     let server = MockServer::start().await;
@@ -114,7 +99,7 @@ async fn fetch_downloads_unpacks_and_summarises() {
         .and(path("/storage/11.zip"))
         .respond_with(
             ResponseTemplate::new(200)
-                .set_body_bytes(zip_of(&[("job1/agg_r1.json", &result.to_string())])),
+                .set_body_bytes(common::zip_of(&[("job1/agg_r1.json", &result.to_string())])),
         )
         .expect(1)
         .mount(&server)

@@ -249,17 +249,5 @@ fn full_scale_uses_the_ci_protocol() {
         "{r}"
     );
     assert!(r["p99.9_ttft_ms"].is_number(), "{r}");
-    let fp = &r["input_lens_fingerprint"];
-    let (min, max) = (
-        fp["realised_min"].as_f64().expect("min"),
-        fp["realised_max"].as_f64().expect("max"),
-    );
-    assert!(
-        (51.0..=64.0).contains(&min) && min < max && max <= 64.0,
-        "{fp}"
-    );
-    // Chat messages: the server (same tokenizer) counts the template's 4 tokens more.
-    let server = fp["server_prompt_tokens_mean"].as_f64().expect("usage");
-    let client = fp["realised_mean"].as_f64().expect("mean");
-    assert!((server - client - 4.0).abs() < 1e-9, "{fp}");
+    common::assert_sweep_chat_prompts(&r, 64.0);
 }

@@ -207,28 +207,6 @@ fn job_names_find_their_leftovers() {
     );
 }
 
-/// An engine script written for the seed system (InferenceMAX), calling its
-/// library's functions with its flags, runs against infmax's library.
-const SEED_SCRIPT: &str = r#"set -euo pipefail
-source "$LIB"
-check_env_vars MODEL ISL OSL CONC RESULT_FILENAME
-wait_for_server_ready --port "$PORT" --server-log "$SERVER_LOG" --server-pid "$SERVER_PID"
-run_benchmark_serving \
-  --model "$MODEL" \
-  --port "$PORT" \
-  --backend vllm \
-  --input-len "$ISL" \
-  --output-len "$OSL" \
-  --random-range-ratio 0.8 \
-  --num-prompts $((CONC * 10)) \
-  --max-concurrency "$CONC" \
-  --result-filename "$RESULT_FILENAME" \
-  --result-dir "$PWD/out/" \
-  --bench-serving-dir "$PWD" \
-  --use-chat-template \
-  --server-pid "$SERVER_PID"
-"#;
-
 fn seed_script(s: &common::Scratch, sim: &common::sim::SimProcess, script: &str) -> Command {
     let port = sim.addr.rsplit(':').next().expect("a port").to_string();
     s.write("server.log", "");
@@ -247,6 +225,7 @@ fn seed_script(s: &common::Scratch, sim: &common::sim::SimProcess, script: &str)
         .env("OSL", "8")
         .env("CONC", "4")
         .env("RESULT_FILENAME", "seed_job")
+        .env("RESULT_DIR_NAME", "out")
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_OUTPUT");
     cmd
@@ -267,7 +246,9 @@ fn a_seed_engine_script_runs_on_the_library() {
         "--tokenizer",
         tok,
     ]);
-    let out = seed_script(&s, &sim, SEED_SCRIPT).output().expect("bash");
+    let out = seed_script(&s, &sim, common::SEED_SCRIPT)
+        .output()
+        .expect("bash");
     assert!(
         out.status.success(),
         "{}",
@@ -281,16 +262,8 @@ fn a_seed_engine_script_runs_on_the_library() {
     assert_eq!(r["num_warmups"], 8);
     assert_eq!(r["max_concurrency"], 4);
     assert_eq!(r["request_rate"], "inf");
-    // Prompt lengths drawn from [0.8 x 64, 64] (realised by the tokenizer).
-    let fp = &r["input_lens_fingerprint"];
-    let (min, max) = (
-        fp["realised_min"].as_f64().expect("min"),
-        fp["realised_max"].as_f64().expect("max"),
-    );
-    assert!(
-        (51.0..=64.0).contains(&min) && min < max && max <= 64.0,
-        "{fp}"
-    );
+    // Prompt lengths drawn from [0.8 x 64, 64], sent as chat messages.
+    common::assert_sweep_chat_prompts(&r, 64.0);
     // ttft,tpot,itl,e2el with the sweep's percentiles; every *ms key a number
     // (the seed's processor divides them all by 1000).
     for k in [
@@ -306,11 +279,6 @@ fn a_seed_engine_script_runs_on_the_library() {
             assert!(v.is_number(), "{k}: {v}");
         }
     }
-    // The prompts went as chat messages, as the speculative-decoding scripts
-    // require: the server (same tokenizer) counts 4 template tokens more.
-    let server = fp["server_prompt_tokens_mean"].as_f64().expect("usage");
-    let client = fp["realised_mean"].as_f64().expect("mean");
-    assert!((server - client - 4.0).abs() < 1e-9, "{fp}");
     // 40 measured requests and 2 x C = 8 warm-ups reached the server.
     let stats = common::sim::get(&sim.addr, "/sim/stats").json();
     assert_eq!(stats["requests"], 48, "{stats}");

@@ -175,17 +175,9 @@ fn side(
                 .collect();
         }
         if chosen.is_empty() {
-            let names: Vec<&str> = artifacts
-                .iter()
-                .filter_map(|x| x["name"].as_str())
-                .collect();
             return Err(Error::usage(format!(
                 "run {id} has no bmk_* or results_* artifact to compare; its artifacts: {}",
-                if names.is_empty() {
-                    "(none)".to_string()
-                } else {
-                    names.join(", ")
-                }
+                fetch::names(&artifacts)
             )));
         }
         let dir = a.out.join("fetched").join(format!("{label}-run-{id}"));

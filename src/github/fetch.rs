@@ -21,21 +21,26 @@ pub(crate) fn select_artifacts<'a>(
         })
         .collect();
     if chosen.is_empty() {
-        let names: Vec<&str> = artifacts
-            .iter()
-            .filter_map(|x| x["name"].as_str())
-            .collect();
         return Err(Error::usage(format!(
             "run {run_id} has no artifact {}; its artifacts: {}",
             wanted.join(", "),
-            if names.is_empty() {
-                "(none)".to_string()
-            } else {
-                names.join(", ")
-            }
+            names(artifacts)
         )));
     }
     Ok(chosen)
+}
+
+/// The artifacts' names, for a message ("(none)" when there are none).
+pub(crate) fn names(artifacts: &[serde_json::Value]) -> String {
+    let names: Vec<&str> = artifacts
+        .iter()
+        .filter_map(|x| x["name"].as_str())
+        .collect();
+    if names.is_empty() {
+        "(none)".to_string()
+    } else {
+        names.join(", ")
+    }
 }
 
 /// Downloads and unpacks the chosen artifacts of a run, one folder each

@@ -5,6 +5,63 @@
 use snapbox::cmd::Command;
 use std::path::{Path, PathBuf};
 
+/// An engine script written for the seed system (InferenceMAX), calling its
+/// library's functions with its flags (compat.md §4), as far as the
+/// benchmark; the result goes to `$PWD/$RESULT_DIR_NAME/`.
+pub const SEED_SCRIPT: &str = r#"set -euo pipefail
+source "$LIB"
+check_env_vars MODEL ISL OSL CONC RESULT_FILENAME
+wait_for_server_ready --port "$PORT" --server-log "$SERVER_LOG" --server-pid "$SERVER_PID"
+run_benchmark_serving \
+  --model "$MODEL" \
+  --port "$PORT" \
+  --backend vllm \
+  --input-len "$ISL" \
+  --output-len "$OSL" \
+  --random-range-ratio 0.8 \
+  --num-prompts $((CONC * 10)) \
+  --max-concurrency "$CONC" \
+  --result-filename "$RESULT_FILENAME" \
+  --result-dir "$PWD/$RESULT_DIR_NAME/" \
+  --bench-serving-dir "$PWD" \
+  --use-chat-template \
+  --server-pid "$SERVER_PID"
+"#;
+
+/// A zip archive of (name, text) entries, as an artifact download serves it.
+pub fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        for (name, body) in files {
+            z.start_file(*name, zip::write::SimpleFileOptions::default())
+                .expect("entry");
+            z.write_all(body.as_bytes()).expect("write");
+        }
+        z.finish().expect("finish");
+    }
+    buf.into_inner()
+}
+
+/// A raw result's prompt lengths were drawn from [0.8 x isl, isl] (the
+/// sweep's range ratio) and went as chat messages: the server, with the
+/// same tokenizer, counts the template's 4 tokens more.
+pub fn assert_sweep_chat_prompts(r: &serde_json::Value, isl: f64) {
+    let fp = &r["input_lens_fingerprint"];
+    let (min, max) = (
+        fp["realised_min"].as_f64().expect("min"),
+        fp["realised_max"].as_f64().expect("max"),
+    );
+    assert!(
+        ((0.8 * isl).floor()..=isl).contains(&min) && min < max && max <= isl,
+        "{fp}"
+    );
+    let server = fp["server_prompt_tokens_mean"].as_f64().expect("usage");
+    let client = fp["realised_mean"].as_f64().expect("mean");
+    assert!((server - client - 4.0).abs() < 1e-9, "{fp}");
+}
+
 pub const RUNNERS: &str = "\
 h100: [h100-cw_0, h100-cw_1]
 b200: [b200-nb_0]
