@@ -287,7 +287,8 @@ pub(crate) fn run(opts: &BenchOptions) -> Result<Outcome> {
         aborted: aborted.as_deref(),
         num_warmups: opts.num_warmups,
     };
-    let result = result::to_json(&info, &m, &result::local_timestamp());
+    let result = result::to_json(&info, &m, &result::local_timestamp())
+        .map_err(|e| Error::env(format!("cannot encode the result: {e}")))?;
     let summary = result::summary(&info, &m);
     if let Some(path) = &opts.result_path {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

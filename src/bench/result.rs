@@ -2,7 +2,9 @@
 //! new ones) and the end-of-run text summary in vLLM's layout.
 
 use super::metrics::{Dist, Metric, RunMetrics};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 
 /// What the result needs besides the metrics.
 pub(crate) struct RunInfo<'a> {
@@ -66,91 +68,182 @@ fn dist_json(d: &Dist) -> Value {
     Value::Object(o)
 }
 
-pub(crate) fn to_json(info: &RunInfo, m: &RunMetrics, date: &str) -> Value {
-    let mut r = Map::new();
-    r.insert("date".into(), json!(date));
-    r.insert("backend".into(), json!(info.backend));
-    r.insert("model_id".into(), json!(info.model_id));
-    r.insert("tokenizer_id".into(), json!(info.tokenizer_id));
-    r.insert("num_prompts".into(), json!(info.num_prompts));
-    for (k, v) in info.metadata {
-        r.insert(k.clone(), json!(v));
-    }
-    let rate = if info.request_rate.is_finite() {
-        json!(info.request_rate)
-    } else {
-        json!("inf")
-    };
-    r.insert("request_rate".into(), rate);
-    r.insert("burstiness".into(), json!(info.burstiness));
-    r.insert("max_concurrency".into(), json!(info.max_concurrency));
-    r.insert("duration".into(), json!(m.duration));
-    r.insert("completed".into(), json!(m.completed));
-    r.insert("total_input_tokens".into(), json!(m.total_input_tokens));
-    r.insert("total_output_tokens".into(), json!(m.total_output_tokens));
-    r.insert("request_throughput".into(), json!(m.request_throughput));
-    if let Some(g) = m.request_goodput {
-        r.insert("request_goodput".into(), json!(g));
-    }
-    r.insert("output_throughput".into(), json!(m.output_throughput));
-    r.insert(
-        "total_token_throughput".into(),
-        json!(m.total_token_throughput),
-    );
-    for (metric, d) in &m.dists {
-        let n = metric.name();
-        r.insert(format!("mean_{n}_ms"), json!(d.mean));
-        r.insert(format!("median_{n}_ms"), json!(d.median));
-        r.insert(format!("std_{n}_ms"), json!(d.std));
-        for (p, v) in &d.percentiles {
-            r.insert(format!("{}_{n}_ms", percentile_word(*p)), json!(v));
+/// The run's result file (results.md §1): vLLM's keys in vLLM's order,
+/// then infmax's. Each field's name, unit and type is written here once;
+/// the latency keys (`mean_ttft_ms`, `p99_itl_ms`, ...) and the `--metadata`
+/// pairs are open-ended maps flattened in place. Serialised through
+/// [`serde_json::to_value`], so a metadata key that names a measured field
+/// keeps its place and takes the measured value.
+#[derive(Serialize)]
+pub(crate) struct BenchResult<'a> {
+    date: &'a str,
+    backend: &'a str,
+    model_id: &'a str,
+    tokenizer_id: &'a str,
+    num_prompts: usize,
+    #[serde(flatten)]
+    metadata: Map<String, Value>,
+    /// Requests per second, or `"inf"` (vLLM's spelling) when unlimited.
+    request_rate: Value,
+    burstiness: f64,
+    max_concurrency: Option<usize>,
+    /// Seconds.
+    duration: f64,
+    completed: usize,
+    total_input_tokens: u64,
+    total_output_tokens: u64,
+    /// Requests per second.
+    request_throughput: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_goodput: Option<f64>,
+    /// Tokens per second.
+    output_throughput: f64,
+    total_token_throughput: f64,
+    /// `{mean,median,std,pNN}_{metric}_ms`, milliseconds.
+    #[serde(flatten)]
+    latency: Map<String, Value>,
+    // Keys beyond vLLM's.
+    failed: usize,
+    errors: &'a BTreeMap<String, usize>,
+    error_samples: &'a [String],
+    missing_done: usize,
+    usage_rejected: usize,
+    send_retries: u64,
+    num_warmups: usize,
+    max_concurrency_reached: usize,
+    /// Milliseconds; not `*_ms` at the top level (compat.md §2).
+    client_sched_lag: Map<String, Value>,
+    concurrency_wait: Map<String, Value>,
+    total_reasoning_tokens: u64,
+    total_answer_tokens: u64,
+    output_tokens_source: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_tokens_reconciliation: Option<Reconciliation>,
+    input_lens_fingerprint: InputFingerprint,
+    aborted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    abort_reason: Option<&'a str>,
+    infmax_version: &'static str,
+}
+
+/// Output tokens as the server's usage counted them against the tokenizer.
+#[derive(Serialize)]
+struct Reconciliation {
+    usage_total: u64,
+    tokenizer_total: u64,
+    abs_disagreement: u64,
+}
+
+/// The prompts' lengths in tokens: asked for, realised, and as the server
+/// counted them.
+#[derive(Serialize)]
+struct InputFingerprint {
+    target_mean: f64,
+    realised_mean: f64,
+    realised_min: u32,
+    realised_max: u32,
+    mismatched_prompts: usize,
+    mismatch_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_prompt_tokens_mean: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_prompt_tokens_min: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_prompt_tokens_max: Option<u32>,
+}
+
+impl<'a> BenchResult<'a> {
+    pub(crate) fn new(info: &'a RunInfo, m: &'a RunMetrics, date: &'a str) -> Self {
+        let mut latency = Map::new();
+        for (metric, d) in &m.dists {
+            let n = metric.name();
+            latency.insert(format!("mean_{n}_ms"), json!(d.mean));
+            latency.insert(format!("median_{n}_ms"), json!(d.median));
+            latency.insert(format!("std_{n}_ms"), json!(d.std));
+            for (p, v) in &d.percentiles {
+                latency.insert(format!("{}_{n}_ms", percentile_word(*p)), json!(v));
+            }
+        }
+        let dist = |d: &Dist| match dist_json(d) {
+            Value::Object(o) => o,
+            _ => Map::new(),
+        };
+        let server = m.server_prompt_tokens;
+        BenchResult {
+            date,
+            backend: info.backend,
+            model_id: info.model_id,
+            tokenizer_id: info.tokenizer_id,
+            num_prompts: info.num_prompts,
+            metadata: info
+                .metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect(),
+            request_rate: if info.request_rate.is_finite() {
+                json!(info.request_rate)
+            } else {
+                json!("inf")
+            },
+            burstiness: info.burstiness,
+            max_concurrency: info.max_concurrency,
+            duration: m.duration,
+            completed: m.completed,
+            total_input_tokens: m.total_input_tokens,
+            total_output_tokens: m.total_output_tokens,
+            request_throughput: m.request_throughput,
+            request_goodput: m.request_goodput,
+            output_throughput: m.output_throughput,
+            total_token_throughput: m.total_token_throughput,
+            latency,
+            failed: m.failed,
+            errors: &m.errors,
+            error_samples: &m.error_samples,
+            missing_done: m.missing_done,
+            usage_rejected: m.usage_rejected,
+            send_retries: m.send_retries,
+            num_warmups: info.num_warmups,
+            max_concurrency_reached: m.max_in_flight,
+            client_sched_lag: dist(&m.sched_lag_ms),
+            concurrency_wait: dist(&m.queue_wait_ms),
+            total_reasoning_tokens: m.reasoning_tokens,
+            total_answer_tokens: m.answer_tokens,
+            output_tokens_source: m
+                .output_sources
+                .iter()
+                .map(|(s, n)| (s.name().to_string(), json!(n)))
+                .collect(),
+            output_tokens_reconciliation: m.reconciliation.map(
+                |(usage_total, tokenizer_total, abs_disagreement)| Reconciliation {
+                    usage_total,
+                    tokenizer_total,
+                    abs_disagreement,
+                },
+            ),
+            input_lens_fingerprint: InputFingerprint {
+                target_mean: m.input_target_mean,
+                realised_mean: m.input_realised.0,
+                realised_min: m.input_realised.1,
+                realised_max: m.input_realised.2,
+                mismatched_prompts: m.input_mismatched,
+                mismatch_tokens: m.input_mismatch_tokens,
+                server_prompt_tokens_mean: server.map(|s| s.0),
+                server_prompt_tokens_min: server.map(|s| s.1),
+                server_prompt_tokens_max: server.map(|s| s.2),
+            },
+            aborted: info.aborted.is_some(),
+            abort_reason: info.aborted,
+            infmax_version: env!("CARGO_PKG_VERSION"),
         }
     }
-    // Keys beyond vLLM's.
-    r.insert("failed".into(), json!(m.failed));
-    r.insert("errors".into(), json!(m.errors));
-    r.insert("error_samples".into(), json!(m.error_samples));
-    r.insert("missing_done".into(), json!(m.missing_done));
-    r.insert("usage_rejected".into(), json!(m.usage_rejected));
-    r.insert("send_retries".into(), json!(m.send_retries));
-    r.insert("num_warmups".into(), json!(info.num_warmups));
-    r.insert("max_concurrency_reached".into(), json!(m.max_in_flight));
-    r.insert("client_sched_lag".into(), dist_json(&m.sched_lag_ms));
-    r.insert("concurrency_wait".into(), dist_json(&m.queue_wait_ms));
-    r.insert("total_reasoning_tokens".into(), json!(m.reasoning_tokens));
-    r.insert("total_answer_tokens".into(), json!(m.answer_tokens));
-    let sources: Map<String, Value> = m
-        .output_sources
-        .iter()
-        .map(|(s, n)| (s.name().to_string(), json!(n)))
-        .collect();
-    r.insert("output_tokens_source".into(), Value::Object(sources));
-    if let Some((usage, tok, diff)) = m.reconciliation {
-        r.insert(
-            "output_tokens_reconciliation".into(),
-            json!({"usage_total": usage, "tokenizer_total": tok, "abs_disagreement": diff}),
-        );
-    }
-    let mut input = json!({
-        "target_mean": m.input_target_mean,
-        "realised_mean": m.input_realised.0,
-        "realised_min": m.input_realised.1,
-        "realised_max": m.input_realised.2,
-        "mismatched_prompts": m.input_mismatched,
-        "mismatch_tokens": m.input_mismatch_tokens,
-    });
-    if let Some((mean, min, max)) = m.server_prompt_tokens {
-        input["server_prompt_tokens_mean"] = json!(mean);
-        input["server_prompt_tokens_min"] = json!(min);
-        input["server_prompt_tokens_max"] = json!(max);
-    }
-    r.insert("input_lens_fingerprint".into(), input);
-    r.insert("aborted".into(), json!(info.aborted.is_some()));
-    if let Some(why) = info.aborted {
-        r.insert("abort_reason".into(), json!(why));
-    }
-    r.insert("infmax_version".into(), json!(env!("CARGO_PKG_VERSION")));
-    Value::Object(r)
+}
+
+pub(crate) fn to_json(
+    info: &RunInfo,
+    m: &RunMetrics,
+    date: &str,
+) -> Result<Value, serde_json::Error> {
+    serde_json::to_value(BenchResult::new(info, m, date))
 }
 
 fn line(out: &mut String, label: &str, value: impl std::fmt::Display) {

@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::matrix::job_env::JobEnv;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 
@@ -124,57 +125,31 @@ pub(crate) fn process(run: &Value, env: &JobEnv) -> Result<Value> {
         v.problems
             .push("DISAGG=true needs a multi-node run (IS_MULTINODE=true)".into());
     }
-    let mut r = Map::new();
-    r.insert("hw".into(), json!(v.str("RUNNER_TYPE")));
-    r.insert(
-        "conc".into(),
-        obj.get("max_concurrency").cloned().unwrap_or(Value::Null),
-    );
-    r.insert("image".into(), json!(v.str("IMAGE")));
-    r.insert(
-        "model".into(),
-        obj.get("model_id").cloned().unwrap_or(Value::Null),
-    );
-    r.insert("infmax_model_prefix".into(), json!(v.str("MODEL_PREFIX")));
-    r.insert("framework".into(), json!(v.str("FRAMEWORK")));
-    r.insert("precision".into(), json!(v.str("PRECISION")));
-    r.insert("spec_decoding".into(), json!(v.str("SPEC_DECODING")));
     let isl = v.int("ISL");
     let osl = v.int("OSL");
-    r.insert("isl".into(), json!(isl));
-    r.insert("osl".into(), json!(osl));
-    r.insert("disagg".into(), json!(disagg));
-    r.insert("is_multinode".into(), json!(multinode));
-    let (gpus, out_gpus, in_gpus) = if multinode {
-        let pg = v.int("PREFILL_GPUS");
-        let dg = v.int("DECODE_GPUS");
-        for (key, var) in [
-            ("prefill_tp", "PREFILL_TP"),
-            ("prefill_ep", "PREFILL_EP"),
-            ("prefill_num_workers", "PREFILL_NUM_WORKERS"),
-            ("decode_tp", "DECODE_TP"),
-            ("decode_ep", "DECODE_EP"),
-            ("decode_num_workers", "DECODE_NUM_WORKERS"),
-        ] {
-            let n = v.int(var);
-            r.insert(key.into(), json!(n));
-        }
-        // The seed's types: the environment's text, exactly as given (compat.md §2).
-        r.insert(
-            "prefill_dp_attention".into(),
-            json!(v.str("PREFILL_DP_ATTN")),
-        );
-        r.insert("decode_dp_attention".into(), json!(v.str("DECODE_DP_ATTN")));
-        r.insert("num_prefill_gpu".into(), json!(pg));
-        r.insert("num_decode_gpu".into(), json!(dg));
-        (pg + dg, dg, pg)
+    let (parallelism, gpus, out_gpus, in_gpus) = if multinode {
+        let (pg, dg) = (v.int("PREFILL_GPUS"), v.int("DECODE_GPUS"));
+        let p = Parallelism::Multi {
+            prefill_tp: v.int("PREFILL_TP"),
+            prefill_ep: v.int("PREFILL_EP"),
+            prefill_num_workers: v.int("PREFILL_NUM_WORKERS"),
+            decode_tp: v.int("DECODE_TP"),
+            decode_ep: v.int("DECODE_EP"),
+            decode_num_workers: v.int("DECODE_NUM_WORKERS"),
+            prefill_dp_attention: v.str("PREFILL_DP_ATTN"),
+            decode_dp_attention: v.str("DECODE_DP_ATTN"),
+            num_prefill_gpu: pg,
+            num_decode_gpu: dg,
+        };
+        (p, pg + dg, dg, pg)
     } else {
         let tp = v.int("TP");
-        let ep = v.int("EP_SIZE");
-        r.insert("tp".into(), json!(tp));
-        r.insert("ep".into(), json!(ep));
-        r.insert("dp_attention".into(), json!(v.str("DP_ATTENTION")));
-        (tp, tp, tp)
+        let p = Parallelism::Single {
+            tp,
+            ep: v.int("EP_SIZE"),
+            dp_attention: v.str("DP_ATTENTION"),
+        };
+        (p, tp, tp, tp)
     };
     if gpus == 0 || out_gpus == 0 || in_gpus == 0 {
         v.problems
@@ -191,35 +166,114 @@ pub(crate) fn process(run: &Value, env: &JobEnv) -> Result<Value> {
             "result process: the run's result lacks total_token_throughput or output_throughput",
         ));
     };
-    r.insert("tput_per_gpu".into(), json!(total / gpus as f64));
-    r.insert(
-        "output_tput_per_gpu".into(),
-        json!(output / out_gpus as f64),
-    );
-    r.insert(
-        "input_tput_per_gpu".into(),
-        json!((total - output) / in_gpus as f64),
-    );
+    let mut latency = Map::new();
     for (k, val) in obj {
         let Some(x) = val.as_f64() else { continue };
         if let Some(base) = k.strip_suffix("_ms") {
-            r.insert(base.to_string(), json!(x / 1000.0));
+            latency.insert(base.to_string(), json!(x / 1000.0));
             if base.contains("tpot") {
                 let intvty = if x > 0.0 {
                     json!(1000.0 / x)
                 } else {
                     Value::Null
                 };
-                r.insert(base.replace("tpot", "intvty"), intvty);
+                latency.insert(base.replace("tpot", "intvty"), intvty);
             }
         }
     }
-    for k in ["completed", "failed", "aborted", "scaled_down"] {
-        if let Some(x) = obj.get(k) {
-            r.insert(k.into(), x.clone());
-        }
-    }
-    Ok(Value::Object(r))
+    let copied = |k: &str| obj.get(k).cloned();
+    let r = ProcessedResult {
+        hw: v.str("RUNNER_TYPE"),
+        conc: copied("max_concurrency").unwrap_or(Value::Null),
+        image: v.str("IMAGE"),
+        model: copied("model_id").unwrap_or(Value::Null),
+        infmax_model_prefix: v.str("MODEL_PREFIX"),
+        framework: v.str("FRAMEWORK"),
+        precision: v.str("PRECISION"),
+        spec_decoding: v.str("SPEC_DECODING"),
+        isl,
+        osl,
+        disagg,
+        is_multinode: multinode,
+        parallelism,
+        tput_per_gpu: total / gpus as f64,
+        output_tput_per_gpu: output / out_gpus as f64,
+        input_tput_per_gpu: (total - output) / in_gpus as f64,
+        latency,
+        completed: copied("completed"),
+        failed: copied("failed"),
+        aborted: copied("aborted"),
+        scaled_down: copied("scaled_down"),
+    };
+    serde_json::to_value(r).map_err(|e| Error::env(format!("cannot encode the result: {e}")))
+}
+
+/// A processed result (results.md §2): each field's name, unit and type
+/// written here once. The latency keys (every `X_ms` of the run as `X` in
+/// seconds, and `intvty` beside each `tpot`) are an open-ended map
+/// flattened in place.
+#[derive(Serialize)]
+struct ProcessedResult {
+    /// RUNNER_TYPE.
+    hw: String,
+    /// The run's max_concurrency, as the run wrote it.
+    conc: Value,
+    image: String,
+    /// The run's model_id.
+    model: Value,
+    infmax_model_prefix: String,
+    framework: String,
+    precision: String,
+    spec_decoding: String,
+    isl: u64,
+    osl: u64,
+    disagg: bool,
+    is_multinode: bool,
+    #[serde(flatten)]
+    parallelism: Parallelism,
+    /// Tokens per second per GPU (GPUs: TP, or prefill + decode GPUs).
+    tput_per_gpu: f64,
+    /// Per GPU (multi-node: per decode GPU).
+    output_tput_per_gpu: f64,
+    /// Per GPU (multi-node: per prefill GPU).
+    input_tput_per_gpu: f64,
+    /// Seconds (and tokens per second per user for `*intvty*`).
+    #[serde(flatten)]
+    latency: Map<String, Value>,
+    // Copied from the run when it has them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    completed: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failed: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aborted: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scaled_down: Option<Value>,
+}
+
+/// How the GPUs were used. `dp_attention` and its prefill/decode variants
+/// are the environment's text exactly as given, as the seed writes them
+/// (compat.md §2).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Parallelism {
+    Single {
+        tp: u64,
+        ep: u64,
+        dp_attention: String,
+    },
+    Multi {
+        prefill_tp: u64,
+        prefill_ep: u64,
+        prefill_num_workers: u64,
+        decode_tp: u64,
+        decode_ep: u64,
+        decode_num_workers: u64,
+        prefill_dp_attention: String,
+        decode_dp_attention: String,
+        num_prefill_gpu: u64,
+        num_decode_gpu: u64,
+    },
 }
 
 /// Prefill and decode GPUs from a result named as the seed's multi-node
