@@ -362,23 +362,23 @@ fn bad_arguments_exit_2() {
     for (args, msg) in [
         (
             vec!["--backend", "tgi"],
-            "--backend tgi: unknown; allowed: vllm, sglang, openai, openai-chat, trt",
+            "error: invalid value 'tgi' for '--backend <BACKEND>': unknown; allowed: vllm, sglang, openai, openai-chat, trt",
         ),
         (
             vec!["--request-rate", "fast"],
-            "--request-rate fast: expected requests per second from 1e-6 to 1e9, or inf",
+            "error: invalid value 'fast' for '--request-rate <REQUEST_RATE>': expected requests per second from 1e-6 to 1e9, or inf",
         ),
         (
             vec!["--goodput", "ttft=5"],
-            "--goodput ttft=5: expected ttft:MS, tpot:MS or e2el:MS",
+            "error: invalid value 'ttft=5' for '--goodput <KEY:MS>...': expected ttft:MS, tpot:MS or e2el:MS",
         ),
         (
             vec!["--percentile-metrics", "ttft,latency"],
-            "unknown metric `latency`",
+            "error: invalid value 'latency' for '--percentile-metrics <PERCENTILE_METRICS>': unknown metric; allowed: ttft, tpot, itl, e2el",
         ),
         (
             vec!["--metadata", "novalue"],
-            "--metadata novalue: expected KEY=VALUE",
+            "error: invalid value 'novalue' for '--metadata <KEY=VALUE>...': expected KEY=VALUE",
         ),
         (
             vec!["--dataset-name", "sharegpt"],
@@ -718,7 +718,7 @@ fn extreme_numbers_are_usage_errors() {
         ),
         (
             &["--request-rate", "1e-300"][..],
-            "error: --request-rate 1e-300: expected requests per second from 1e-6 to 1e9, or inf\n",
+            "error: invalid value '1e-300' for '--request-rate <REQUEST_RATE>': expected requests per second from 1e-6 to 1e9, or inf\n\nFor more information, try '--help'.\n",
         ),
         (
             &["--burstiness", "1e-300"][..],

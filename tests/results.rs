@@ -520,7 +520,7 @@ fn metadata_that_would_break_the_seeds_processor_is_refused() {
         ])
         .assert()
         .code(2)
-        .stderr_eq(format!("error: --metadata {kv}: a key ending in `ms` or containing `tpot` needs a number (the seed's result processor reads such keys as numbers); rename the key to record text\n"));
+        .stderr_eq(format!("error: invalid value '{kv}' for '--metadata <KEY=VALUE>...': a key ending in `ms` or containing `tpot` needs a number (the seed's result processor reads such keys as numbers); rename the key to record text\n\nFor more information, try '--help'.\n"));
     }
 }
 

@@ -145,7 +145,7 @@ fn bad_engine_arguments() {
     s.infmax(&["run", "--engine", "docker"])
         .assert()
         .code(2)
-        .stderr_eq("error: --engine docker: allowed: sim, cmd\n");
+        .stderr_eq("error: invalid value 'docker' for '--engine <ENGINE>'\n  [possible values: sim, cmd]\n\nFor more information, try '--help'.\n");
 }
 
 /// Config text reaches `--server-cmd` as quoted words, never as shell code.

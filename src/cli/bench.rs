@@ -3,7 +3,9 @@
 
 use super::Written;
 use super::output::stdout;
-use super::values::{positive_secs, split_list};
+use super::values::positive_secs;
+use crate::bench::Backend;
+use crate::bench::metrics::Metric;
 use crate::error::{Error, Result};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -17,8 +19,8 @@ pub(super) enum BenchCommand {
 #[derive(Args, Debug)]
 pub(super) struct BenchServeArgs {
     /// API flavour: vllm, sglang, openai, trt (completions endpoint) or openai-chat (chat endpoint).
-    #[arg(long, default_value = "vllm", env = "INFMAX_BENCH_BACKEND")]
-    backend: String,
+    #[arg(long, default_value = "vllm", value_parser = super::values::backend, env = "INFMAX_BENCH_BACKEND")]
+    backend: Backend,
     /// Server base URL (overrides --host/--port).
     #[arg(long, env = "INFMAX_BENCH_BASE_URL")]
     base_url: Option<String>,
@@ -73,8 +75,8 @@ pub(super) struct BenchServeArgs {
     #[arg(long, env = "INFMAX_BENCH_MAX_CONCURRENCY")]
     max_concurrency: Option<usize>,
     /// Requests per second, or `inf` to send all at once.
-    #[arg(long, default_value = "inf", env = "INFMAX_BENCH_REQUEST_RATE")]
-    request_rate: String,
+    #[arg(long, default_value = "inf", value_parser = super::values::request_rate, env = "INFMAX_BENCH_REQUEST_RATE")]
+    request_rate: f64,
     /// Gamma shape of inter-arrival times (1 = Poisson; higher is more regular).
     #[arg(long, default_value_t = 1.0)]
     burstiness: f64,
@@ -88,15 +90,23 @@ pub(super) struct BenchServeArgs {
     #[arg(
         long,
         default_value = "ttft,tpot,itl",
+        value_delimiter = ',',
+        value_parser = super::values::metric,
         env = "INFMAX_BENCH_PERCENTILE_METRICS"
     )]
-    percentile_metrics: String,
+    percentile_metrics: Vec<Metric>,
     /// Percentiles to report, e.g. 50,90,99,99.9.
-    #[arg(long, default_value = "99", env = "INFMAX_BENCH_METRIC_PERCENTILES")]
-    metric_percentiles: String,
+    #[arg(
+        long,
+        default_value = "99",
+        value_delimiter = ',',
+        value_parser = super::values::percentile,
+        env = "INFMAX_BENCH_METRIC_PERCENTILES"
+    )]
+    metric_percentiles: Vec<f64>,
     /// Service-level objectives for goodput: ttft:MS, tpot:MS, e2el:MS.
-    #[arg(long, num_args = 1.., value_name = "KEY:MS")]
-    goodput: Vec<String>,
+    #[arg(long, num_args = 1.., value_name = "KEY:MS", value_parser = super::values::goodput)]
+    goodput: Vec<(Metric, f64)>,
     #[arg(long, default_value_t = 0, env = "INFMAX_BENCH_SEED")]
     seed: u64,
     /// Write the result JSON.
@@ -109,8 +119,8 @@ pub(super) struct BenchServeArgs {
     result_filename: Option<String>,
     /// Extra KEY=VALUE pairs recorded at the top level of the result (keys
     /// ending in `ms` or containing `tpot` take numbers only).
-    #[arg(long, num_args = 1.., value_name = "KEY=VALUE")]
-    metadata: Vec<String>,
+    #[arg(long, num_args = 1.., value_name = "KEY=VALUE", value_parser = super::values::metadata)]
+    metadata: Vec<(String, String)>,
     /// Send prompts as chat messages so the server applies the model's chat template.
     #[arg(long)]
     use_chat_template: bool,
@@ -129,14 +139,8 @@ pub(super) struct BenchServeArgs {
 }
 
 fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
-    use crate::bench::{Backend, dataset::DatasetSpec, metrics::Metric, progress};
-    let backend = Backend::parse(&a.backend).ok_or_else(|| {
-        Error::usage(format!(
-            "--backend {}: unknown; allowed: {}",
-            a.backend,
-            Backend::NAMES.join(", ")
-        ))
-    })?;
+    use crate::bench::{dataset::DatasetSpec, progress};
+    let backend = a.backend;
     if a.dataset_name != "random" {
         return Err(Error::usage(format!(
             "--dataset-name {}: only `random` is supported",
@@ -162,18 +166,6 @@ fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
         .unwrap_or_else(|| format!("http://{}:{}", a.host, a.port))
         .trim_end_matches('/')
         .to_string();
-    let request_rate = match a.request_rate.as_str() {
-        "inf" | "infinity" => f64::INFINITY,
-        r => r
-            .parse::<f64>()
-            .ok()
-            .filter(|v| (1e-6..=1e9).contains(v))
-            .ok_or_else(|| {
-                Error::usage(format!(
-                    "--request-rate {r}: expected requests per second from 1e-6 to 1e9, or inf"
-                ))
-            })?,
-    };
     if !(1e-3..=1e3).contains(&a.burstiness) {
         return Err(Error::usage(format!(
             "--burstiness {:?}: expected a number from 0.001 to 1000",
@@ -223,61 +215,6 @@ fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
             "--num-prompts and --max-concurrency must be at least 1",
         ));
     }
-    let metrics = split_list(&a.percentile_metrics)
-        .map(|m| {
-            Metric::parse(m).ok_or_else(|| {
-                Error::usage(format!(
-                    "--percentile-metrics: unknown metric `{m}`; allowed: ttft, tpot, itl, e2el"
-                ))
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let percentiles = split_list(&a.metric_percentiles)
-        .map(|p| {
-            p.parse::<f64>()
-                .ok()
-                .filter(|v| *v > 0.0 && *v < 100.0)
-                .ok_or_else(|| {
-                    Error::usage(format!(
-                        "--metric-percentiles: `{p}` is not a percentile between 0 and 100"
-                    ))
-                })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let goodput = a
-        .goodput
-        .iter()
-        .map(|g| {
-            let parsed = g.split_once(':').and_then(|(k, v)| {
-                let m = Metric::parse(k).filter(|m| *m != Metric::Itl)?;
-                Some((m, v.parse::<f64>().ok().filter(|v| *v >= 0.0)?))
-            });
-            parsed.ok_or_else(|| {
-                Error::usage(format!(
-                    "--goodput {g}: expected ttft:MS, tpot:MS or e2el:MS"
-                ))
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let metadata = a
-        .metadata
-        .iter()
-        .map(|kv| {
-            kv.split_once('=')
-                .filter(|(k, _)| !k.trim().is_empty())
-                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                .ok_or_else(|| Error::usage(format!("--metadata {kv}: expected KEY=VALUE")))
-                .and_then(|(k, v)| {
-                    // The seed's result processor converts these keys with float().
-                    if (k.ends_with("ms") || k.contains("tpot")) && v.parse::<f64>().is_err() {
-                        return Err(Error::usage(format!(
-                            "--metadata {kv}: a key ending in `ms` or containing `tpot` needs a number (the seed's result processor reads such keys as numbers); rename the key to record text"
-                        )));
-                    }
-                    Ok((k, v))
-                })
-        })
-        .collect::<Result<Vec<_>>>()?;
     let result_path = a.save_result.then(|| {
         let name = a.result_filename.clone().unwrap_or_else(|| {
             let model = a.model.rsplit('/').next().unwrap_or(&a.model);
@@ -328,15 +265,15 @@ fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
             seed: a.seed,
         },
         max_concurrency: a.max_concurrency,
-        request_rate,
+        request_rate: a.request_rate,
         burstiness: a.burstiness,
         num_warmups: a.num_warmups,
         ignore_eos: a.ignore_eos,
-        metrics,
-        percentiles,
-        goodput,
+        metrics: a.percentile_metrics.clone(),
+        percentiles: a.metric_percentiles.clone(),
+        goodput: a.goodput.clone(),
         result_path,
-        metadata,
+        metadata: a.metadata.clone(),
         progress: progress::Mode::detect(a.disable_tqdm),
         progress_every: std::time::Duration::from_secs(5),
         server_pid: a.server_pid,

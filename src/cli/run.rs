@@ -7,7 +7,7 @@ use super::output::stdout;
 use super::values::positive_secs;
 use super::{Written, warn};
 use crate::error::{Error, Result};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
 /// `infmax run`: the main job on one machine.
@@ -18,8 +18,8 @@ pub(super) struct RunArgs {
     #[command(flatten)]
     filters: SweepFilterArgs,
     /// Engine: `sim` (simulated, preset per runner type) or `cmd` (--server-cmd).
-    #[arg(long, default_value = "sim", env = "INFMAX_RUN_ENGINE")]
-    engine: String,
+    #[arg(long, value_enum, default_value_t = EngineKind::Sim, env = "INFMAX_RUN_ENGINE")]
+    engine: EngineKind,
     /// Server command for --engine cmd, run with `sh -c`; templated with {port} {model} {tp} {ep} {dp_attn} {max_model_len} {precision} {framework} {image} (text values as single-quoted words).
     #[arg(long, env = "INFMAX_RUN_SERVER_CMD")]
     server_cmd: Option<String>,
@@ -73,14 +73,21 @@ pub(super) struct RunArgs {
     fail_on_regression: bool,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum EngineKind {
+    Sim,
+    Cmd,
+}
+
 pub(super) fn exec(a: &RunArgs) -> Result<Written> {
     use crate::run::{Engine, RunOptions};
-    let engine = match (a.engine.as_str(), &a.server_cmd) {
-        ("sim", None) => Engine::Sim,
-        ("cmd", Some(c)) if !c.trim().is_empty() => Engine::Cmd(c.clone()),
-        ("cmd", _) => return Err(Error::usage("--engine cmd needs --server-cmd '...'")),
-        ("sim", Some(_)) => return Err(Error::usage("--server-cmd goes with --engine cmd")),
-        (e, _) => return Err(Error::usage(format!("--engine {e}: allowed: sim, cmd"))),
+    let engine = match (a.engine, &a.server_cmd) {
+        (EngineKind::Sim, None) => Engine::Sim,
+        (EngineKind::Cmd, Some(c)) if !c.trim().is_empty() => Engine::Cmd(c.clone()),
+        (EngineKind::Cmd, _) => return Err(Error::usage("--engine cmd needs --server-cmd '...'")),
+        (EngineKind::Sim, Some(_)) => {
+            return Err(Error::usage("--server-cmd goes with --engine cmd"));
+        }
     };
     if !(a.sim_slowdown.is_finite() && a.sim_slowdown > 0.0) {
         return Err(Error::usage(format!(

@@ -30,8 +30,69 @@ pub(super) fn positive_secs(flag: &str, v: f64) -> Result<std::time::Duration> {
     }
 }
 
-pub(super) fn split_list(s: &str) -> impl Iterator<Item = &str> {
-    s.split(',').map(str::trim).filter(|x| !x.is_empty())
+// Typed flag values for `bench serve` (clap's value_parser): clap names
+// the flag and the value, these say what is allowed.
+
+pub(super) fn backend(s: &str) -> std::result::Result<crate::bench::Backend, String> {
+    crate::bench::Backend::parse(s.trim()).ok_or_else(|| {
+        format!(
+            "unknown; allowed: {}",
+            crate::bench::Backend::NAMES.join(", ")
+        )
+    })
+}
+
+/// Requests per second, `inf` (or `infinity`) to send all at once.
+pub(super) fn request_rate(s: &str) -> std::result::Result<f64, String> {
+    match s.trim() {
+        "inf" | "infinity" => Ok(f64::INFINITY),
+        r => r
+            .parse::<f64>()
+            .ok()
+            .filter(|v| (1e-6..=1e9).contains(v))
+            .ok_or_else(|| "expected requests per second from 1e-6 to 1e9, or inf".to_string()),
+    }
+}
+
+pub(super) fn metric(s: &str) -> std::result::Result<crate::bench::metrics::Metric, String> {
+    crate::bench::metrics::Metric::parse(s.trim())
+        .ok_or_else(|| "unknown metric; allowed: ttft, tpot, itl, e2el".to_string())
+}
+
+pub(super) fn percentile(s: &str) -> std::result::Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| *v > 0.0 && *v < 100.0)
+        .ok_or_else(|| "not a percentile between 0 and 100".to_string())
+}
+
+/// `ttft:MS`, `tpot:MS` or `e2el:MS`: a goodput service-level objective.
+pub(super) fn goodput(
+    s: &str,
+) -> std::result::Result<(crate::bench::metrics::Metric, f64), String> {
+    use crate::bench::metrics::Metric;
+    s.split_once(':')
+        .and_then(|(k, v)| {
+            let m = Metric::parse(k.trim()).filter(|m| *m != Metric::Itl)?;
+            Some((m, v.trim().parse::<f64>().ok().filter(|v| *v >= 0.0)?))
+        })
+        .ok_or_else(|| "expected ttft:MS, tpot:MS or e2el:MS".to_string())
+}
+
+/// `KEY=VALUE` for the result's top level. The seed's result processor
+/// converts keys ending in `ms` or containing `tpot` with float(): such a
+/// key takes a number.
+pub(super) fn metadata(s: &str) -> std::result::Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .filter(|(k, _)| !k.trim().is_empty())
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .ok_or_else(|| "expected KEY=VALUE".to_string())?;
+    if (k.ends_with("ms") || k.contains("tpot")) && v.parse::<f64>().is_err() {
+        return Err("a key ending in `ms` or containing `tpot` needs a number (the seed's result processor reads such keys as numbers); rename the key to record text".into());
+    }
+    Ok((k, v))
 }
 
 pub(super) fn check_name(name: &str) -> Result<()> {
