@@ -2,6 +2,9 @@
 //! server configuration start an engine (the simulator, or any command),
 //! wait for it, benchmark every concurrency, process each result; then
 //! collect, chart and summarise.
+//!
+//! Long (about 490 lines) because starting, waiting for and stopping each
+//! engine, and the worker pool that runs them, are one lifecycle.
 
 use crate::bench::{self, Backend, BenchOptions, dataset::DatasetSpec, metrics::Metric, progress};
 use crate::error::{Error, Result};

@@ -4,6 +4,11 @@
 //!
 //! Workers (one task per request) report a record per request over a
 //! channel; one collector aggregates. The I/O path does I/O and timestamps.
+//!
+//! Long (about 600 lines before its tests) because the run's lifecycle -
+//! warm-ups, the measured requests, the server-death watch, the abort that
+//! keeps what was measured - is one sequence, read best top to bottom; the
+//! parts that stand alone are its submodules.
 
 pub(crate) mod arrival;
 pub(crate) mod dataset;

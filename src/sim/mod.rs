@@ -1,6 +1,9 @@
 //! `infmax sim`: an OpenAI-compatible inference server that simulates an
 //! engine, with exact timing (fixed schedule) or a continuous-batching model,
 //! and injectable faults. See docs/simulator.md.
+//!
+//! Long (about 470 lines) because it is the server's wiring - listener,
+//! routes, the truth endpoints - over the parts in its submodules.
 
 pub(crate) mod api;
 pub(crate) mod clock;

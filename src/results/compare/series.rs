@@ -1,0 +1,228 @@
+//! Inputs of a comparison: processed results read from files and folders,
+//! grouped into series (one server configuration at its concurrencies),
+//! each with its repeated runs.
+
+use super::super::collect::{self, field_text};
+use crate::diag::Diagnostic;
+use crate::error::{Error, Result};
+use crate::seqlen::SeqLen;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// One measured point of a series.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Sample {
+    pub(super) conc: u64,
+    pub(super) intvty: f64,
+    pub(super) tput: f64,
+    pub(super) ttft: f64,
+    pub(super) tpot: f64,
+}
+
+/// A series: its key text and where its chart goes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct SeriesId {
+    /// (model prefix, ISL/OSL name): one chart each.
+    pub(super) chart: (String, String),
+    pub(super) key: String,
+}
+
+/// One side (baseline or current): every series, each with its repeats
+/// (a repeat is one measured curve).
+#[derive(Debug, Default)]
+pub(crate) struct Side {
+    pub(crate) label: String,
+    pub(super) series: BTreeMap<SeriesId, Vec<Vec<Sample>>>,
+    pub(crate) results: usize,
+}
+
+fn num(r: &Value, k: &str) -> f64 {
+    r[k].as_f64().unwrap_or(f64::NAN)
+}
+
+/// The series a processed result belongs to. Fields an older infmax did not
+/// write read as their defaults (no spec decoding, single node).
+fn series_id(r: &Value) -> SeriesId {
+    let text = |k: &str| field_text(r, k);
+    let or = |k: &str, d: &str| {
+        let t = text(k);
+        if t.is_empty() { d.to_string() } else { t }
+    };
+    let prefix = {
+        let p = text("infmax_model_prefix");
+        if p.is_empty() { text("model") } else { p }
+    };
+    let seq = SeqLen::new(
+        r["isl"].as_u64().unwrap_or(0) as u32,
+        r["osl"].as_u64().unwrap_or(0) as u32,
+    )
+    .name();
+    let mut key = format!(
+        "{prefix} {} {} {} {seq}",
+        text("hw").to_uppercase(),
+        text("framework"),
+        text("precision"),
+    );
+    let spec = or("spec_decoding", "none");
+    if spec != "none" {
+        let _ = write!(key, " {spec}");
+    }
+    if r["is_multinode"] == Value::Bool(true) {
+        let _ = write!(
+            key,
+            " prefill {}x tp{} ep{} dpa {} / decode {}x tp{} ep{} dpa {}",
+            text("prefill_num_workers"),
+            text("prefill_tp"),
+            text("prefill_ep"),
+            text("prefill_dp_attention").to_lowercase(),
+            text("decode_num_workers"),
+            text("decode_tp"),
+            text("decode_ep"),
+            text("decode_dp_attention").to_lowercase(),
+        );
+    } else {
+        let _ = write!(
+            key,
+            " tp{} ep{} dpa {}",
+            text("tp"),
+            or("ep", "1"),
+            or("dp_attention", "false").to_lowercase()
+        );
+    }
+    SeriesId {
+        chart: (prefix, seq),
+        key,
+    }
+}
+
+impl Side {
+    pub(crate) fn new(label: &str) -> Side {
+        Side {
+            label: label.to_string(),
+            ..Side::default()
+        }
+    }
+
+    /// Adds one input's processed results. A (series, concurrency) seen
+    /// again within the input is a repeat of it (`infmax run --repeats`).
+    pub(crate) fn add(&mut self, results: &[Value]) {
+        let mut input: BTreeMap<SeriesId, Vec<Vec<Sample>>> = BTreeMap::new();
+        for r in results {
+            let id = series_id(r);
+            let s = Sample {
+                conc: r["conc"].as_u64().unwrap_or(0),
+                intvty: num(r, "median_intvty"),
+                tput: num(r, "tput_per_gpu"),
+                ttft: num(r, "median_ttft"),
+                tpot: num(r, "median_tpot"),
+            };
+            let repeats = input.entry(id).or_default();
+            match repeats
+                .iter_mut()
+                .find(|c| c.iter().all(|x| x.conc != s.conc))
+            {
+                Some(curve) => curve.push(s),
+                None => repeats.push(vec![s]),
+            }
+        }
+        for (id, repeats) in input {
+            self.series.entry(id).or_default().extend(repeats);
+        }
+        self.results += results.len();
+    }
+
+    pub(super) fn repeats(&self) -> usize {
+        self.series.values().map(Vec::len).max().unwrap_or(0)
+    }
+}
+
+/// The mean of every repeat at each concurrency.
+pub(super) fn mean_curve(repeats: &[Vec<Sample>]) -> Vec<Sample> {
+    let mut by_conc: BTreeMap<u64, Vec<Sample>> = BTreeMap::new();
+    for s in repeats.iter().flatten() {
+        by_conc.entry(s.conc).or_default().push(*s);
+    }
+    by_conc
+        .into_iter()
+        .map(|(conc, v)| {
+            let mean = |f: fn(&Sample) -> f64| v.iter().map(f).sum::<f64>() / v.len() as f64;
+            Sample {
+                conc,
+                intvty: mean(|s| s.intvty),
+                tput: mean(|s| s.tput),
+                ttft: mean(|s| s.ttft),
+                tpot: mean(|s| s.tpot),
+            }
+        })
+        .collect()
+}
+
+/// Processed results from one local input: an aggregate (`agg_bmk.json`, a
+/// JSON array) or one processed result file, or a folder searched
+/// recursively for per-job `agg_*.json` results (its aggregates are read
+/// only when it has no per-job result, as in a downloaded `results_bmk`).
+/// Returns the results and what was passed over.
+pub(crate) fn load(path: &Path) -> Result<(Vec<Value>, Vec<Diagnostic>)> {
+    if path.is_dir() {
+        let collect::Collected { results, skipped } = collect::gather(path)?;
+        if !results.is_empty() {
+            return Ok((results, skipped));
+        }
+        let found = collect::find_files(path, &|n| n.starts_with("agg_") && n.ends_with(".json"))?;
+        let mut out = Vec::new();
+        for f in &found.files {
+            out.extend(load_file(f)?);
+        }
+        return Ok((out, found.skipped));
+    }
+    if !path.exists() {
+        return Err(Error::usage(format!(
+            "{}: no such file or folder (expected an agg_*.json file, a folder of results, a workflow run id or `latest`)",
+            path.display()
+        )));
+    }
+    Ok((load_file(path)?, Vec::new()))
+}
+
+fn load_file(f: &Path) -> Result<Vec<Value>> {
+    let text = crate::fsutil::read_input(f).map_err(Error::invalid)?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| {
+        Error::invalid(Diagnostic::new(
+            &f.display().to_string(),
+            Some(crate::yaml::Pos {
+                line: e.line() as u32,
+                col: e.column() as u32,
+            }),
+            "",
+            format!("not JSON: {e}"),
+        ))
+    })?;
+    let items = match v {
+        Value::Array(items) => items,
+        one @ Value::Object(_) => vec![one],
+        _ => Vec::new(),
+    };
+    let mut bad = Vec::new();
+    for (i, r) in items.iter().enumerate() {
+        if r.get("hw").is_none() {
+            bad.push(Diagnostic::new(
+                &f.display().to_string(),
+                None,
+                &format!("[{i}]"),
+                "not a processed result (no `hw`); expected agg_*.json written by `infmax result process` or `collect results`",
+            ));
+        }
+    }
+    if items.is_empty() {
+        bad.push(Diagnostic::new(
+            &f.display().to_string(),
+            None,
+            "",
+            "expected a processed result or a JSON array of them",
+        ));
+    }
+    crate::error::check(bad)?;
+    Ok(items)
+}
