@@ -43,7 +43,7 @@ class Api(BaseHTTPRequestHandler):
         if path == prefix:
             return self.answer(200, {"full_name": repo, "default_branch": "main"})
         if path == f"{prefix}/actions/workflows/run-sweep.yml/runs":
-            return self.answer(200, {"total_count": 1, "workflow_runs": [{"id": 4242}]})
+            return self.answer(200, {"total_count": 1, "workflow_runs": [{"id": 4242, "event": "push", "head_repository": {"full_name": repo}}]})
         if path == f"{prefix}/actions/runs/4242/artifacts":
             arts = [{"id": i, "name": n, "expired": False} for i, (n, _) in ZIPS.items()]
             return self.answer(200, {"total_count": len(arts), "artifacts": arts})

@@ -41,11 +41,21 @@ tmp="$(mktemp -d /tmp/infmax-slurm.XXXXXX)"
 chmod 700 "$tmp"
 daemons=()
 stop_all() {
-  local rc=$? pid
+  local rc=$? pid p
   # Jobs first (their steps end with them), then the daemons, newest first.
   if [ -n "${SLURM_CONF:-}" ] && [ "${#daemons[@]}" -gt 0 ]; then
     scancel --full --quiet --user root 2>/dev/null || true
+    for _ in $(seq 50); do
+      [ -z "$(squeue --noheader 2>/dev/null)" ] && break
+      sleep 0.2
+    done
   fi
+  # Whatever a job step left running (marked INFMAX_E2E_JOB) goes too.
+  for p in /proc/[0-9]*; do
+    if { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -q '^INFMAX_E2E_JOB='; then
+      kill -9 "${p#/proc/}" 2>/dev/null || true
+    fi
+  done
   for ((i = ${#daemons[@]} - 1; i >= 0; i--)); do
     pid="${daemons[$i]}"
     kill "$pid" 2>/dev/null || true
@@ -67,6 +77,9 @@ stop_all() {
   exit "$rc"
 }
 trap stop_all EXIT
+# A runner's cancel (or ^C) still stops the daemons and removes $tmp.
+trap 'exit 143' TERM
+trap 'exit 130' INT HUP
 
 fail() {
   echo "slurm e2e: FAILED: $*" >&2
@@ -302,7 +315,8 @@ assert_allocation() {
   local rec
   rec="$(job_record "$1")"
   if ! { [ "$(field "$rec" JobState)" = COMPLETED ] && [ "$(field "$rec" Partition)" = "$2" ] &&
-    [ "$(field "$rec" NumNodes)" = "$3" ] && [ "$(field "$rec" TresPerNode)" = "gres:$4" ]; }; then
+    [ "$(field "$rec" NumNodes)" = "$3" ] &&
+    case "$(field "$rec" TresPerNode)" in "gres:$4" | "gres/$4") ;; *) false ;; esac; }; then
     fail "$1: expected a completed job on partition $2 with $3 node(s) and $4: $rec"
   fi
 }
@@ -416,9 +430,10 @@ for _ in $(seq 100); do
 done
 strays b200-nvd_0 | grep -q "infmax bench serve" || fail "b200-nvd_0's benchmark never started: $(strays b200-nvd_0)"
 for sig_wait in INT:75 TERM:25 KILL:10; do
+  kill -0 -- "-$pid_c" 2>/dev/null || break
   kill "-${sig_wait%:*}" -- "-$pid_c" 2>/dev/null || true
   for _ in $(seq "${sig_wait#*:}"); do
-    kill -0 "$pid_c" 2>/dev/null || break
+    kill -0 -- "-$pid_c" 2>/dev/null || break
     sleep 0.1
   done
 done

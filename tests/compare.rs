@@ -367,7 +367,7 @@ async fn latest_successful_run_of_the_default_branch_is_the_baseline() {
     .await
     .expect("join");
     let c = comparison(&s, "compare/compare.json");
-    assert_eq!(c["baseline"], "run 8");
+    assert_eq!(c["baseline"], "run 8 of run-sweep.yml on trunk");
     let tpot = &verdicts(&c, "tpot")[0];
     assert_eq!(tpot.1, "regression");
     assert!((tpot.2 - 0.2).abs() < 1e-9, "{tpot:?}");
@@ -381,6 +381,117 @@ async fn latest_successful_run_of_the_default_branch_is_the_baseline() {
             .join("compare/fetched/baseline-run-8/bmk_a/agg_0.json")
             .exists()
     );
+}
+
+/// Serves run `run`'s artifact list and one `bmk_` artifact holding `rows`.
+async fn serve_run(server: &MockServer, run: u64, rows: &[Value]) {
+    let art = run * 10;
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/o/r/actions/runs/{run}/artifacts")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"total_count": 1, "artifacts": [{"id": art, "name": format!("bmk_{run}"), "expired": false}]}),
+        ))
+        .mount(server)
+        .await;
+    let files: Vec<(String, String)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (format!("agg_{i}.json"), r.to_string()))
+        .collect();
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_str()))
+        .collect();
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/o/r/actions/artifacts/{art}/zip")))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(common::zip_of(&files)))
+        .mount(server)
+        .await;
+}
+
+/// A sweep runs only the configs its changelog entry names: `latest` takes
+/// each series from the newest run of the default branch that measured it,
+/// passing over a fork's pull-request run whose branch is also `main`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latest_takes_each_series_from_the_newest_run_that_has_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/o/r/actions/workflows/run-sweep.yml/runs"))
+        .and(query_param("branch", "main"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"total_count": 4, "workflow_runs": [
+            {"id": 14, "event": "pull_request", "head_repository": {"full_name": "fork/r"}},
+            {"id": 13, "event": "push", "head_repository": {"full_name": "o/r"}},
+            {"id": 12, "event": "push", "head_repository": {"full_name": "o/r"}},
+            {"id": 11, "event": "push", "head_repository": {"full_name": "o/r"}}]}),
+        ))
+        .mount(&server)
+        .await;
+    // The fork's run would be a perfect (and false) baseline.
+    Mock::given(method("GET"))
+        .and(path("/repos/o/r/actions/runs/14/artifacts"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let tp8 = |tpot: f64| -> Vec<Value> { [4, 8, 16].iter().map(|c| row(8, *c, tpot)).collect() };
+    let tp4 = |tpot: f64| -> Vec<Value> { [4, 8, 16].iter().map(|c| row(4, *c, tpot)).collect() };
+    // Run 13 measured tp8 only (10 ms); run 12 both (tp8 at 20 ms, which
+    // must not be used, tp4 at 10 ms); run 11 is never needed.
+    serve_run(&server, 13, &tp8(0.010)).await;
+    serve_run(&server, 12, &[tp8(0.020), tp4(0.010)].concat()).await;
+    Mock::given(method("GET"))
+        .and(path("/repos/o/r/actions/runs/11/artifacts"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let s = Scratch::new();
+    s.write(
+        "cur/agg_bmk.json",
+        &Value::from([tp8(0.010), tp4(0.012)].concat()).to_string(),
+    );
+    let uri = server.uri();
+    let s = tokio::task::spawn_blocking(move || {
+        s.infmax(&[
+            "compare",
+            "--baseline",
+            "latest",
+            "--current",
+            "cur",
+            "--workflow",
+            "run-sweep.yml",
+            "--branch",
+            "main",
+        ])
+        .env("GITHUB_REPOSITORY", "o/r")
+        .env("GITHUB_TOKEN", "tok")
+        .env("GITHUB_API_URL", &uri)
+        .assert()
+        .success();
+        s
+    })
+    .await
+    .expect("join");
+    let c = comparison(&s, "compare/compare.json");
+    assert_eq!(
+        c["baseline"],
+        "runs 13, 12 of run-sweep.yml on main (the newest with each series)"
+    );
+    assert_eq!(c["new"], json!([]));
+    let mut tpot = verdicts(&c, "tpot");
+    tpot.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(tpot.len(), 2, "{tpot:?}");
+    // tp4: +20% against run 12; tp8: unchanged against run 13 (not run 12's 20 ms).
+    assert!(
+        tpot[0].0.contains("tp4") && (tpot[0].2 - 0.2).abs() < 1e-9,
+        "{tpot:?}"
+    );
+    assert!(
+        tpot[1].0.contains("tp8") && tpot[1].2.abs() < 1e-9,
+        "{tpot:?}"
+    );
+    assert_eq!(tpot[0].1, "regression");
 }
 
 /// `infmax run --repeats 2` measures every concurrency twice (`…_r1`,

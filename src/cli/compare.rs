@@ -1,5 +1,5 @@
 //! `infmax compare`: a sweep judged against its baseline, curve by curve
-//! (results/compare.rs); inputs are local files or folders, workflow runs
+//! (results/compare/); inputs are local files or folders, workflow runs
 //! fetched through the API, or `latest`.
 
 use super::output::{print_and_summarise, write_json};
@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 pub(super) struct CompareArgs {
     /// The baseline: an agg_*.json file, a folder of processed results or
     /// artifacts, a workflow run id, or `latest` (the newest successful run
-    /// of --workflow on --branch that has results). Several: repeated runs,
+    /// of --workflow on --branch that has results, and older ones for the
+    /// series it lacks). Several: repeated runs,
     /// whose spread sets the noise thresholds.
     #[arg(long, required = true, num_args = 1.., value_delimiter = ',', env = "INFMAX_COMPARE_BASELINE")]
     baseline: Vec<String>,
@@ -23,7 +24,7 @@ pub(super) struct CompareArgs {
     current: Vec<String>,
     /// A metric's noise threshold, METRIC=PERCENT (tput, intvty, ttft,
     /// tpot), e.g. `tput=3%`; it wins over the repeats' and the default
-    /// (tput, intvty, tpot 5%; ttft 10%).
+    /// (tput, intvty, tpot 5%; ttft none: reported, not judged).
     #[arg(long, value_name = "METRIC=PCT", num_args = 1.., value_delimiter = ',', env = "INFMAX_COMPARE_THRESHOLD")]
     threshold: Vec<String>,
     /// Where compare.json, compare.md, the overlay charts and fetched runs go.
@@ -99,95 +100,144 @@ fn this_workflow() -> Option<String> {
     path.rsplit('/').next().map(str::to_string)
 }
 
-/// Reads every input of one side into it, fetching runs into `out`.
+type Api = Option<(tokio::runtime::Runtime, crate::github::api::GithubApi)>;
+
+/// The API connection, made on first use.
+fn connect(api: &mut Api) -> Result<&(tokio::runtime::Runtime, crate::github::api::GithubApi)> {
+    if api.is_none() {
+        *api = Some(crate::github::api::connect("compare with a workflow run")?);
+    }
+    api.as_ref()
+        .ok_or_else(|| Error::env("no GitHub API connection".to_string()))
+}
+
+/// Reads every input of one side into it, fetching runs into `out`. `want`:
+/// the current side, which `latest` looks for (None: this is the current
+/// side).
 fn side(
     label: &str,
     specs: &[String],
     a: &CompareArgs,
-    api: &mut Option<(tokio::runtime::Runtime, crate::github::api::GithubApi)>,
+    api: &mut Api,
+    want: Option<&Side>,
 ) -> Result<Side> {
-    use crate::github::fetch;
-    let mut s = Side::new(&specs.join(", "));
+    let mut s = Side::new("");
+    let mut labels = Vec::new();
     for spec in specs {
-        let run = match input(spec) {
-            Input::Path(p) => {
+        match (input(spec), want) {
+            (Input::Path(p), _) => {
                 let (results, skipped) = compare::load(&p)?;
                 warn(&skipped);
                 s.add(&results);
-                continue;
+                labels.push(spec.clone());
             }
-            Input::Latest if label == "current" => {
+            (Input::Latest, None) => {
                 return Err(Error::usage(
                     "--current latest: `latest` names a baseline; give the run judged as a file, folder or run id",
                 ));
             }
-            Input::Run(id) => Some(id),
-            Input::Latest => None,
-        };
-        if api.is_none() {
-            *api = Some(crate::github::api::connect("compare with a workflow run")?);
+            (Input::Run(id), _) => {
+                let (rt, gh) = connect(api)?;
+                let artifacts = rt.block_on(gh.run_artifacts(id))?;
+                let Some(results) = fetch_run(rt, gh, id, &artifacts, label, a)? else {
+                    return Err(Error::usage(format!(
+                        "run {id} has no bmk_* or results_* artifact to compare; its artifacts: {}",
+                        crate::github::fetch::names(&artifacts)
+                    )));
+                };
+                s.add(&results);
+                labels.push(format!("run {id}"));
+            }
+            (Input::Latest, Some(want)) => labels.push(latest(&mut s, a, api, want)?),
         }
-        let Some((rt, gh)) = api.as_ref() else {
+    }
+    s.label = labels.join(", ");
+    Ok(s)
+}
+
+/// A run's processed results: its per-job `bmk_*` artifacts, else its
+/// aggregate `results_*`, downloaded into `out/fetched`. None: it has
+/// neither.
+fn fetch_run(
+    rt: &tokio::runtime::Runtime,
+    gh: &crate::github::api::GithubApi,
+    id: u64,
+    artifacts: &[serde_json::Value],
+    label: &str,
+    a: &CompareArgs,
+) -> Result<Option<Vec<serde_json::Value>>> {
+    let mut chosen: Vec<&serde_json::Value> = artifacts
+        .iter()
+        .filter(|x| result_artifact(x, "bmk_"))
+        .collect();
+    if chosen.is_empty() {
+        chosen = artifacts
+            .iter()
+            .filter(|x| result_artifact(x, "results_"))
+            .collect();
+    }
+    if chosen.is_empty() {
+        return Ok(None);
+    }
+    let dir = a.out.join("fetched").join(format!("{label}-run-{id}"));
+    rt.block_on(crate::github::fetch::download(gh, id, &chosen, &dir))?;
+    let (results, skipped) = compare::load(&dir)?;
+    warn(&skipped);
+    Ok(Some(results))
+}
+
+/// `--baseline latest`: the newest successful run of the workflow on the
+/// branch that has results, then older ones (of the newest 20) for each
+/// series of `want` it did not measure, since a sweep runs only the configs
+/// its changelog entry names. Returns the label.
+fn latest(s: &mut Side, a: &CompareArgs, api: &mut Api, want: &Side) -> Result<String> {
+    let workflow = a.workflow.clone().or_else(this_workflow).ok_or_else(|| {
+        Error::usage(
+            "--baseline latest needs the workflow whose runs to search: --workflow FILE (e.g. run-sweep.yml), or GITHUB_WORKFLOW_REF",
+        )
+    })?;
+    let (rt, gh) = connect(api)?;
+    let branch = match &a.branch {
+        Some(b) => b.clone(),
+        None => rt.block_on(gh.default_branch())?,
+    };
+    let mut used = Vec::new();
+    for id in rt.block_on(gh.successful_runs(&workflow, &branch))? {
+        let artifacts = rt.block_on(gh.run_artifacts(id))?;
+        // A run without per-job results (a skipped sweep) is passed over.
+        if !artifacts.iter().any(|x| result_artifact(x, "bmk_")) {
+            continue;
+        }
+        let Some(results) = fetch_run(rt, gh, id, &artifacts, "baseline", a)? else {
             continue;
         };
-        let id = match run {
-            Some(id) => id,
-            None => {
-                let workflow = a.workflow.clone().or_else(this_workflow).ok_or_else(|| {
-                    Error::usage(
-                        "--baseline latest needs the workflow whose runs to search: --workflow FILE (e.g. run-sweep.yml), or GITHUB_WORKFLOW_REF",
-                    )
-                })?;
-                let branch = match &a.branch {
-                    Some(b) => b.clone(),
-                    None => rt.block_on(gh.default_branch())?,
-                };
-                let mut found = None;
-                for id in rt.block_on(gh.successful_runs(&workflow, &branch))? {
-                    let artifacts = rt.block_on(gh.run_artifacts(id))?;
-                    if artifacts.iter().any(|x| result_artifact(x, "bmk_")) {
-                        found = Some(id);
-                        break;
-                    }
-                }
-                let Some(id) = found else {
-                    eprintln!(
-                        "infmax compare: no successful run of {workflow} on {branch} has results; no baseline"
-                    );
-                    s.label =
-                        format!("none (no successful run of {workflow} on {branch} has results)");
-                    continue;
-                };
-                eprintln!("infmax compare: baseline: run {id} of {workflow} on {branch}");
-                id
-            }
+        let added = if used.is_empty() {
+            s.add(&results);
+            true
+        } else {
+            s.fill_from(&results, want) > 0
         };
-        let artifacts = rt.block_on(gh.run_artifacts(id))?;
-        // Per-job results, else the run's aggregate.
-        let mut chosen: Vec<&serde_json::Value> = artifacts
-            .iter()
-            .filter(|x| result_artifact(x, "bmk_"))
-            .collect();
-        if chosen.is_empty() {
-            chosen = artifacts
-                .iter()
-                .filter(|x| result_artifact(x, "results_"))
-                .collect();
+        if added {
+            eprintln!("infmax compare: baseline: run {id} of {workflow} on {branch}");
+            used.push(id.to_string());
         }
-        if chosen.is_empty() {
-            return Err(Error::usage(format!(
-                "run {id} has no bmk_* or results_* artifact to compare; its artifacts: {}",
-                fetch::names(&artifacts)
-            )));
+        if s.covers(want) {
+            break;
         }
-        let dir = a.out.join("fetched").join(format!("{label}-run-{id}"));
-        rt.block_on(fetch::download(gh, id, &chosen, &dir))?;
-        let (results, skipped) = compare::load(&dir)?;
-        warn(&skipped);
-        s.add(&results);
-        s.label = s.label.replace(spec.as_str(), &format!("run {id}"));
     }
-    Ok(s)
+    Ok(match used.len() {
+        0 => {
+            eprintln!(
+                "infmax compare: no successful run of {workflow} on {branch} has results; no baseline"
+            );
+            format!("none (no successful run of {workflow} on {branch} has results)")
+        }
+        1 => format!("run {} of {workflow} on {branch}", used[0]),
+        _ => format!(
+            "runs {} of {workflow} on {branch} (the newest with each series)",
+            used.join(", ")
+        ),
+    })
 }
 
 fn result_artifact(x: &serde_json::Value, prefix: &str) -> bool {
@@ -230,12 +280,20 @@ pub(super) fn write(
 pub(super) fn exec(a: &CompareArgs) -> Result<Written> {
     let user = thresholds(&a.threshold)?;
     let mut api = None;
-    let base = side("baseline", &a.baseline, a, &mut api)?;
-    let cur = side("current", &a.current, a, &mut api)?;
+    let cur = side("current", &a.current, a, &mut api, None)?;
     if cur.results == 0 {
         return Err(Error::usage(format!(
             "--current {}: no processed result found; nothing to judge",
             a.current.join(",")
+        )));
+    }
+    let base = side("baseline", &a.baseline, a, &mut api, Some(&cur))?;
+    // `latest` may find nothing (a new repository); an input named
+    // explicitly must hold results.
+    if base.results == 0 && !a.baseline.iter().any(|b| b == "latest") {
+        return Err(Error::usage(format!(
+            "--baseline {}: no processed result found; nothing to compare with",
+            a.baseline.join(",")
         )));
     }
     write(

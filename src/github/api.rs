@@ -251,7 +251,9 @@ impl GithubApi {
     }
 
     /// The newest successful runs (ids, newest first; at most 20) of the
-    /// workflow file `workflow` on `branch`.
+    /// workflow file `workflow` on `branch` that ran this repository's own
+    /// code there: not pull-request runs, whose head branch may carry the
+    /// same name (a fork's `main`), nor runs of another repository's head.
     pub(crate) async fn successful_runs(&self, workflow: &str, branch: &str) -> Result<Vec<u64>> {
         let enc = |s: &str| -> String {
             s.bytes()
@@ -277,9 +279,20 @@ impl GithubApi {
                 &format!("listing the successful runs of {workflow} on {branch}"),
             )
             .await?;
+        let own = format!("{}/{}", self.owner, self.repo);
+        let trusted = |r: &serde_json::Value| {
+            let event = r["event"].as_str().unwrap_or("");
+            let head = r["head_repository"]["full_name"].as_str();
+            !event.starts_with("pull_request") && head.is_none_or(|h| h.eq_ignore_ascii_case(&own))
+        };
         Ok(v["workflow_runs"]
             .as_array()
-            .map(|runs| runs.iter().filter_map(|r| r["id"].as_u64()).collect())
+            .map(|runs| {
+                runs.iter()
+                    .filter(|r| trusted(r))
+                    .filter_map(|r| r["id"].as_u64())
+                    .collect()
+            })
             .unwrap_or_default())
     }
 

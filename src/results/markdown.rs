@@ -2,11 +2,15 @@
 //! cells, and the size guard for GitHub's 1 MiB step-summary limit.
 
 /// Escapes text for a GitHub-flavoured Markdown table cell: no `|` can end
-/// the cell, no HTML or emphasis can render, no newline can end the row.
+/// the cell, no HTML or emphasis can render, no newline can end the row,
+/// and in a PR comment no `@name` pings anyone and no URL becomes a link.
 pub(crate) fn cell(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
+            '@' => out.push_str("&#64;"),
+            ':' if chars.peek() == Some(&'/') => out.push_str("&#58;"),
             '|' => out.push_str("\\|"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -83,7 +87,12 @@ mod tests {
         );
         assert_eq!(cell("`code` **b**"), "\\`code\\` \\*\\*b\\*\\*");
         assert_eq!(cell("two\nlines"), "two lines");
-        assert_eq!(cell("[link](http://x)"), "\\[link\\](http://x)");
+        assert_eq!(cell("[link](http://x)"), "\\[link\\](http&#58;//x)");
+        assert_eq!(
+            cell("@octocat see https://evil.example"),
+            "&#64;octocat see https&#58;//evil.example"
+        );
+        assert_eq!(cell("tp8 ep1 12:00"), "tp8 ep1 12:00");
     }
 
     #[test]

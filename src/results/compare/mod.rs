@@ -96,7 +96,8 @@ impl Metric {
 pub(crate) enum Source {
     /// `--threshold`.
     User,
-    /// 3 x the RMS of the changes between repeated runs (at least 1%).
+    /// 3 x the RMS of the changes between repeated runs (at least 1%;
+    /// from fewer than 3 pairs, at least the default too).
     Repeats {
         pairs: usize,
     },
@@ -119,6 +120,11 @@ const WORST_FACTOR: f64 = 3.0;
 /// A noise estimate never goes below this: two identical simulator runs can
 /// agree to the last digit, a real engine never does.
 const MIN_NOISE_THRESHOLD: f64 = 0.01;
+
+/// Fewer pairs of repeats than this say too little about the noise to go
+/// below the default: one pair that happened to agree would make every
+/// ordinary jitter a regression.
+const MIN_NOISE_PAIRS: usize = 3;
 
 fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
@@ -280,9 +286,13 @@ fn thresholds(base: &Side, cur: &Side, user: &BTreeMap<Metric, f64>) -> Vec<Thre
                 }
             } else {
                 let rms = (noise.iter().map(|x| x * x).sum::<f64>() / noise.len() as f64).sqrt();
+                let mut value = (3.0 * rms).max(MIN_NOISE_THRESHOLD);
+                if noise.len() < MIN_NOISE_PAIRS {
+                    value = value.max(m.default_threshold().unwrap_or(0.0));
+                }
                 Threshold {
                     metric: m,
-                    value: Some((3.0 * rms).max(MIN_NOISE_THRESHOLD)),
+                    value: Some(value),
                     source: Source::Repeats { pairs: noise.len() },
                 }
             }

@@ -5,7 +5,7 @@ use super::super::markdown;
 use super::super::report::{self, Line, Point};
 use super::curves::usable;
 use super::series::{SeriesId, Side, mean_curve};
-use super::{Comparison, Source, WORST_FACTOR};
+use super::{Comparison, Source, Verdict, WORST_FACTOR};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
@@ -17,6 +17,17 @@ impl Comparison {
     /// The Markdown for the step summary (every cell escaped).
     pub(crate) fn markdown(&self, base: &Side, cur: &Side) -> String {
         let mut o = String::from("### Comparison with the baseline\n\n");
+        let judged = self
+            .series
+            .iter()
+            .flat_map(|s| &s.metrics)
+            .filter(|m| {
+                matches!(
+                    m.verdict,
+                    Verdict::Regression | Verdict::Improvement | Verdict::Same
+                )
+            })
+            .count();
         let _ = writeln!(
             o,
             "{}\n",
@@ -27,9 +38,14 @@ impl Comparison {
                 )
             } else if self.series.is_empty() {
                 "**No series in common**: nothing was compared.".to_string()
+            } else if judged == 0 {
+                format!(
+                    "**Nothing judged**: {} series in common, but no metric could be read in both runs with a threshold.",
+                    self.series.len()
+                )
             } else {
                 format!(
-                    "**No regression** beyond the noise threshold ({} series compared).",
+                    "**No regression** beyond the noise threshold ({judged} metric(s) judged over {} series).",
                     self.series.len()
                 )
             }

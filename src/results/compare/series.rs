@@ -133,12 +133,36 @@ impl Side {
         self.results += results.len();
     }
 
+    /// Adds the series of `results` that `want` has and this side lacks:
+    /// an older run filling in what the newer ones did not measure. Returns
+    /// how many series it added.
+    pub(crate) fn fill_from(&mut self, results: &[Value], want: &Side) -> usize {
+        let mut older = Side::default();
+        older.add(results);
+        let mut added = 0;
+        for (id, repeats) in older.series {
+            if want.series.contains_key(&id) && !self.series.contains_key(&id) {
+                self.results += repeats.iter().map(Vec::len).sum::<usize>();
+                self.series.insert(id, repeats);
+                added += 1;
+            }
+        }
+        added
+    }
+
+    /// Whether every series of `want` is here.
+    pub(crate) fn covers(&self, want: &Side) -> bool {
+        want.series.keys().all(|k| self.series.contains_key(k))
+    }
+
     pub(super) fn repeats(&self) -> usize {
         self.series.values().map(Vec::len).max().unwrap_or(0)
     }
 }
 
-/// The mean of every repeat at each concurrency.
+/// The mean of every repeat at each concurrency, of each metric over the
+/// repeats where it has a value (a failed repeat's zero or NaN would pull
+/// the mean down, or make it NaN, and read as a change).
 pub(super) fn mean_curve(repeats: &[Vec<Sample>]) -> Vec<Sample> {
     let mut by_conc: BTreeMap<u64, Vec<Sample>> = BTreeMap::new();
     for s in repeats.iter().flatten() {
@@ -147,7 +171,18 @@ pub(super) fn mean_curve(repeats: &[Vec<Sample>]) -> Vec<Sample> {
     by_conc
         .into_iter()
         .map(|(conc, v)| {
-            let mean = |f: fn(&Sample) -> f64| v.iter().map(f).sum::<f64>() / v.len() as f64;
+            let mean = |f: fn(&Sample) -> f64| {
+                let usable: Vec<f64> = v
+                    .iter()
+                    .map(f)
+                    .filter(|x| x.is_finite() && *x > 0.0)
+                    .collect();
+                if usable.is_empty() {
+                    f64::NAN
+                } else {
+                    usable.iter().sum::<f64>() / usable.len() as f64
+                }
+            };
             Sample {
                 conc,
                 intvty: mean(|s| s.intvty),

@@ -233,6 +233,48 @@ fn repeats_set_the_threshold() {
 }
 
 #[test]
+fn too_few_repeats_do_not_go_below_the_default() {
+    let tpot = |b: &Side| {
+        let r = compare(b, &side("c", &curve(1.0, 1.0)), &BTreeMap::new());
+        let t = r.thresholds.into_iter().find(|t| t.metric == Metric::Tpot);
+        t.expect("tpot")
+    };
+    // One pair 1% apart: 3% would be tighter than the default, which holds.
+    let mut rows = curve(1.0, 1.0);
+    rows.extend(curve(1.0, 1.01));
+    let t = tpot(&side("b", &rows));
+    assert_eq!(
+        (t.value, t.source),
+        (Some(0.05), Source::Repeats { pairs: 1 })
+    );
+    // Three pairs 1% apart say enough: 3 x 1%.
+    rows.extend(curve(1.0, 1.01));
+    rows.extend(curve(1.0, 1.01));
+    let t = tpot(&side("b", &rows));
+    assert_eq!(t.source, Source::Repeats { pairs: 3 });
+    assert!((t.value.expect("a value") - 0.03).abs() < 1e-9, "{t:?}");
+}
+
+#[test]
+fn a_failed_repeat_does_not_pull_the_mean() {
+    // The second repeat's points have no throughput (a failed run): the
+    // mean is the first repeat's, so nothing changed.
+    let mut rows = curve(1.0, 1.0);
+    let mut failed = curve(1.0, 1.0);
+    for r in &mut failed {
+        r["tput_per_gpu"] = json!(0.0);
+        r["median_intvty"] = Value::Null;
+    }
+    rows.extend(failed);
+    let b = side("b", &rows);
+    assert_eq!(b.repeats(), 2);
+    let r = compare(&b, &side("c", &curve(1.0, 1.0)), &BTreeMap::new());
+    let m = metric(&r, Metric::Tput);
+    assert_eq!(m.verdict, Verdict::Same, "{m:?}");
+    assert!(m.median_change.expect("a change").abs() < 1e-9, "{m:?}");
+}
+
+#[test]
 fn hostile_series_names_are_escaped_in_the_table() {
     let mut rows = curve(1.0, 1.0);
     for r in &mut rows {
