@@ -37,6 +37,30 @@ pub(crate) fn safe_file_name(name: &str) -> String {
         .collect()
 }
 
+/// Distinct file names for one folder: each made safe, cut to a length
+/// every file system takes (a stem from a model name can be any length),
+/// and numbered (`_2`, `_3`) when two would be the same, so no file
+/// overwrites another.
+#[derive(Default)]
+pub(crate) struct FileNames(std::collections::HashSet<String>);
+
+impl FileNames {
+    /// Longest stem kept, in bytes (the name stays well under 255).
+    const MAX_STEM: usize = 150;
+
+    pub(crate) fn next(&mut self, stem: &str, ext: &str) -> String {
+        let mut base = safe_file_name(stem);
+        base.truncate(Self::MAX_STEM);
+        let mut name = format!("{base}{}", safe_file_name(ext));
+        let mut i = 2;
+        while !self.0.insert(name.clone()) {
+            name = format!("{base}_{i}{}", safe_file_name(ext));
+            i += 1;
+        }
+        name
+    }
+}
+
 /// Writes `data` to `path` through a temporary file in the same directory and
 /// a rename, so readers see either the old file or the whole new one.
 pub(crate) fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
@@ -74,6 +98,21 @@ pub(crate) fn append(path: &Path, data: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_names_are_distinct_and_short() {
+        let mut n = FileNames::default();
+        assert_eq!(n.next("a/b c", ".svg"), "a_b_c.svg");
+        // `a b/c` and `a/b c` are the same once made safe.
+        assert_eq!(n.next("a b/c", ".svg"), "a_b_c_2.svg");
+        assert_eq!(n.next("a_b_c", ".svg"), "a_b_c_3.svg");
+        let long = n.next(&"m".repeat(1000), ".svg");
+        assert_eq!(long.len(), 154);
+        assert_eq!(
+            n.next(&"m".repeat(999), ".svg"),
+            format!("{}_2.svg", "m".repeat(150))
+        );
+    }
 
     #[test]
     fn atomic_write_gives_a_plain_files_mode() {

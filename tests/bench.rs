@@ -32,6 +32,33 @@ fn goodput_counts_only_requests_meeting_every_slo() {
     assert!(f(&r, "request_throughput") > 0.0);
 }
 
+/// A trailing comma in a list (`ttft,`) is an empty item, skipped as the
+/// seed's client skips it, not an error.
+#[test]
+fn empty_list_items_are_skipped() {
+    let sim = SimProcess::fixed("5", "5");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, r, stderr) = bench(
+        &sim,
+        dir.path(),
+        &[
+            "--prompt-token-ids",
+            "--random-input-len",
+            "8",
+            "--random-output-len",
+            "4",
+            "--num-prompts",
+            "2",
+            "--percentile-metrics",
+            "ttft,",
+            "--metric-percentiles",
+            "90,,",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(f(&r, "p90_ttft_ms") > 0.0, "{r}");
+}
+
 #[test]
 fn exact_input_length_with_a_tokenizer_matches_the_server_count() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -94,7 +94,7 @@ pub(super) struct BenchServeArgs {
         value_parser = super::values::metric,
         env = "INFMAX_BENCH_PERCENTILE_METRICS"
     )]
-    percentile_metrics: Vec<Metric>,
+    percentile_metrics: Vec<Option<Metric>>,
     /// Percentiles to report, e.g. 50,90,99,99.9.
     #[arg(
         long,
@@ -103,7 +103,7 @@ pub(super) struct BenchServeArgs {
         value_parser = super::values::percentile,
         env = "INFMAX_BENCH_METRIC_PERCENTILES"
     )]
-    metric_percentiles: Vec<f64>,
+    metric_percentiles: Vec<Option<f64>>,
     /// Service-level objectives for goodput: ttft:MS, tpot:MS, e2el:MS.
     #[arg(long, num_args = 1.., value_name = "KEY:MS", value_parser = super::values::goodput)]
     goodput: Vec<(Metric, f64)>,
@@ -269,8 +269,8 @@ fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
         burstiness: a.burstiness,
         num_warmups: a.num_warmups,
         ignore_eos: a.ignore_eos,
-        metrics: a.percentile_metrics.clone(),
-        percentiles: a.metric_percentiles.clone(),
+        metrics: a.percentile_metrics.iter().flatten().copied().collect(),
+        percentiles: a.metric_percentiles.iter().flatten().copied().collect(),
         goodput: a.goodput.clone(),
         result_path,
         metadata: a.metadata.clone(),

@@ -54,16 +54,30 @@ pub(super) fn request_rate(s: &str) -> std::result::Result<f64, String> {
     }
 }
 
-pub(super) fn metric(s: &str) -> std::result::Result<crate::bench::metrics::Metric, String> {
+// The comma lists take an empty item (`ttft,tpot,`) as nothing, as the
+// seed's benchmark client and infmax always have: None, dropped by the
+// command.
+
+pub(super) fn metric(
+    s: &str,
+) -> std::result::Result<Option<crate::bench::metrics::Metric>, String> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
     crate::bench::metrics::Metric::parse(s.trim())
+        .map(Some)
         .ok_or_else(|| "unknown metric; allowed: ttft, tpot, itl, e2el".to_string())
 }
 
-pub(super) fn percentile(s: &str) -> std::result::Result<f64, String> {
+pub(super) fn percentile(s: &str) -> std::result::Result<Option<f64>, String> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
     s.trim()
         .parse::<f64>()
         .ok()
         .filter(|v| *v > 0.0 && *v < 100.0)
+        .map(Some)
         .ok_or_else(|| "not a percentile between 0 and 100".to_string())
 }
 

@@ -322,6 +322,7 @@ pub(crate) fn write(
     std::fs::create_dir_all(out)
         .map_err(|e| Error::env(format!("cannot create {}: {e}", out.display())))?;
     let mut written = Vec::new();
+    let mut names = fsutil::FileNames::default();
     let mut html = String::from(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>infmax report</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:12px;margin-bottom:2em}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#f4f4f4}.notice{background:#fff3cd;padding:1em;border:1px solid #e0c060}</style></head><body><h1>infmax report</h1>",
     );
@@ -331,7 +332,7 @@ pub(crate) fn write(
     if !comparison.is_empty() {
         html.push_str("<h2>Comparison with the baseline</h2><p>Each series in one colour: the baseline dashed, this run solid (verdicts in compare.md).</p>");
         for (name, svg) in comparison {
-            let path = out.join(fsutil::safe_file_name(name));
+            let path = out.join(names.next(name.trim_end_matches(".svg"), ".svg"));
             fsutil::atomic_write(&path, svg.as_bytes())
                 .map_err(|e| Error::env(format!("cannot write {}: {e}", path.display())))?;
             written.push(path);
@@ -350,8 +351,7 @@ pub(crate) fn write(
             &format!("{model} {seq}: throughput per GPU vs interactivity"),
             &series,
         );
-        let name = fsutil::safe_file_name(&format!("{model}_{seq}.svg"));
-        let path = out.join(&name);
+        let path = out.join(names.next(&format!("{model}_{seq}"), ".svg"));
         fsutil::atomic_write(&path, svg.as_bytes())
             .map_err(|e| Error::env(format!("cannot write {}: {e}", path.display())))?;
         written.push(path);

@@ -163,11 +163,12 @@ pub(crate) fn charts(base: &Side, cur: &Side) -> Vec<(String, String)> {
             }
         }
     }
+    let mut names = crate::fsutil::FileNames::default();
     by_chart
         .into_iter()
         .map(|((model, seq), lines)| {
             (
-                crate::fsutil::safe_file_name(&format!("compare_{model}_{seq}.svg")),
+                names.next(&format!("compare_{model}_{seq}"), ".svg"),
                 report::svg_lines(
                     &format!("{model} {seq}: baseline (dashed) vs current (solid)"),
                     &lines,
