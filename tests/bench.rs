@@ -32,6 +32,60 @@ fn goodput_counts_only_requests_meeting_every_slo() {
     assert!(f(&r, "request_throughput") > 0.0);
 }
 
+/// Every result says what the client cost while measuring: CPU seconds,
+/// CPU per streamed token, its share of the cores, peak memory, and
+/// whether it was the limit (and why); the summary says it too.
+#[test]
+fn the_result_says_what_the_client_cost() {
+    let sim = SimProcess::fixed("5", "2");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, r, stderr) = bench(
+        &sim,
+        dir.path(),
+        &[
+            "--prompt-token-ids",
+            "--random-input-len",
+            "16",
+            "--random-output-len",
+            "50",
+            "--num-prompts",
+            "40",
+            "--max-concurrency",
+            "8",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let c = &r["client_cost"];
+    let cpu = f(c, "cpu_seconds");
+    let tokens = f(&r, "total_output_tokens");
+    assert_eq!(tokens, 2000.0);
+    // Streaming 2,000 tokens costs some CPU, and far less than the run's
+    // wall time on every core.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    assert_eq!(f(c, "cores"), cores);
+    let duration = f(&r, "duration");
+    assert!(cpu > 0.0 && cpu < duration * cores, "{c}");
+    assert!(
+        (f(c, "cpu_us_per_token") - cpu * 1e6 / tokens).abs() < 1e-6,
+        "{c}"
+    );
+    assert!(
+        (f(c, "cpu_share") - cpu / (duration * cores)).abs() < 1e-9,
+        "{c}"
+    );
+    // The process holds at least its own binary and runtime.
+    assert!(
+        f(c, "peak_rss_mb") > 2.0 && f(c, "peak_rss_mb") < 2000.0,
+        "{c}"
+    );
+    let bound_by = c["bound_by"].as_array().expect("bound_by");
+    assert_eq!(r["client_bound"], Value::Bool(!bound_by.is_empty()), "{c}");
+    assert!(
+        stderr.contains("Client CPU per output token (us):"),
+        "{stderr}"
+    );
+}
+
 /// A trailing comma in a list (`ttft,`) is an empty item, skipped as the
 /// seed's client skips it, not an error.
 #[test]

@@ -319,6 +319,9 @@ fn whole_chain_against_the_simulator() {
     let agg: Value = serde_json::from_str(&s.read("job/agg_run1.json")).expect("agg");
     assert_eq!(agg["conc"], 4);
     assert_eq!(agg["model"], "org/model");
+    // Whether the client was the limit travels with the result.
+    assert!(run["client_bound"].is_boolean(), "{run}");
+    assert_eq!(agg["client_bound"], run["client_bound"]);
     assert_eq!(
         agg["tput_per_gpu"].as_f64(),
         run["total_token_throughput"].as_f64().map(|t| t / 4.0)
@@ -350,6 +353,49 @@ fn whole_chain_against_the_simulator() {
     assert!(
         s.read("rep/dsr1_32_8.svg")
             .contains("B200-DGXC sglang fp4 mtp")
+    );
+}
+
+/// A client-bound result is named under the tables: its numbers may be the
+/// load generator's, not the server's.
+#[test]
+fn client_bound_results_are_flagged_under_the_tables() {
+    let s = Scratch::new();
+    let mut bound = processed("dsr1", "m", "h100", 8, 64, 900.0);
+    bound["client_bound"] = json!(true);
+    let mut fine = processed("dsr1", "m", "h100", 8, 4, 300.0);
+    fine["client_bound"] = json!(false);
+    s.write("a/agg_bound.json", &bound.to_string());
+    s.write("a/agg_fine.json", &fine.to_string());
+    let out = s
+        .infmax(&["collect", "results", "a", "--out-dir", "out"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let md = String::from_utf8_lossy(&out);
+    assert!(
+        md.contains("**Warning**: 1 result(s) were client-bound")
+            && md.contains("dsr1 H100 vllm conc 64."),
+        "{md}"
+    );
+    // Without the field (an older infmax, the seed): no warning.
+    s.write(
+        "b/agg_old.json",
+        &processed("dsr1", "m", "h100", 8, 4, 300.0).to_string(),
+    );
+    let out = s
+        .infmax(&["collect", "results", "b", "--out-dir", "outb"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let md = String::from_utf8_lossy(&out);
+    assert!(
+        md.contains("| dsr1 |") && !md.contains("client-bound"),
+        "{md}"
     );
 }
 

@@ -11,6 +11,7 @@
 //! parts that stand alone are its submodules.
 
 pub(crate) mod arrival;
+pub(crate) mod cost;
 pub(crate) mod dataset;
 pub(crate) mod metrics;
 pub(crate) mod progress;
@@ -259,7 +260,7 @@ pub(crate) fn run(opts: &BenchOptions) -> Result<Outcome> {
     .enable_all()
     .build()
     .map_err(|e| Error::env(format!("cannot start the async runtime: {e}")))?;
-    let (records, duration, max_in_flight, aborted) =
+    let (records, duration, max_in_flight, aborted, cpu) =
         rt.block_on(drive(opts, &prompts, bodies, arrivals))?;
     let settings = Settings {
         metrics: &opts.metrics,
@@ -272,6 +273,20 @@ pub(crate) fn run(opts: &BenchOptions) -> Result<Outcome> {
         tokenizer.as_ref(),
         &settings,
         max_in_flight,
+    );
+    let lag_p99 = m
+        .sched_lag_ms
+        .percentiles
+        .iter()
+        .find(|(p, _)| *p == 99.0)
+        .map(|(_, v)| *v);
+    let cost = cost::ClientCost::assess(
+        cpu,
+        m.duration,
+        cpus,
+        m.total_output_tokens,
+        lag_p99,
+        cost::peak_rss_bytes(),
     );
     let tokenizer_id = opts.tokenizer.clone().unwrap_or_else(|| {
         if tokenizer.is_some() {
@@ -291,6 +306,7 @@ pub(crate) fn run(opts: &BenchOptions) -> Result<Outcome> {
         metadata: &opts.metadata,
         aborted: aborted.as_deref(),
         num_warmups: opts.num_warmups,
+        cost: &cost,
     };
     let result = result::to_json(&info, &m, &result::local_timestamp())
         .map_err(|e| Error::env(format!("cannot encode the result: {e}")))?;
@@ -312,7 +328,15 @@ pub(crate) fn run(opts: &BenchOptions) -> Result<Outcome> {
     })
 }
 
-type Driven = (Vec<RequestRecord>, Duration, usize, Option<String>);
+/// Records, duration, most requests in flight, why the run was aborted,
+/// and the client's CPU time while measuring.
+type Driven = (
+    Vec<RequestRecord>,
+    Duration,
+    usize,
+    Option<String>,
+    Duration,
+);
 
 async fn drive(
     opts: &BenchOptions,
@@ -388,6 +412,7 @@ async fn drive(
     }
     let all: Vec<&Prompt> = prompts.iter().collect();
     let mut prog = progress::Progress::new(opts.progress, prompts.len(), opts.progress_every);
+    let cpu0 = cost::cpu_time();
     let start = Instant::now();
     let (records, max_in_flight) = phase(
         &clients,
@@ -406,6 +431,7 @@ async fn drive(
         .filter_map(|r| r.finished_at)
         .max()
         .map_or(Duration::ZERO, |end| end.saturating_duration_since(start));
+    let cpu = cost::cpu_time().saturating_sub(cpu0);
     prog.finish();
     // The watcher looks every 200 ms; requests failing on a dead server can
     // end the run first. One last look, so such a run is never taken as
@@ -426,7 +452,7 @@ async fn drive(
             _ => None,
         },
     };
-    Ok((records, duration, max_in_flight, aborted))
+    Ok((records, duration, max_in_flight, aborted, cpu))
 }
 
 /// Sends every request at its arrival offset under the concurrency cap and

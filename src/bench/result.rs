@@ -18,6 +18,7 @@ pub(crate) struct RunInfo<'a> {
     pub(crate) metadata: &'a [(String, String)],
     pub(crate) aborted: Option<&'a str>,
     pub(crate) num_warmups: usize,
+    pub(crate) cost: &'a super::cost::ClientCost,
 }
 
 /// `YYYYMMDD-HHMMSS` in local time.
@@ -123,6 +124,11 @@ pub(crate) struct BenchResult<'a> {
     aborted: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     abort_reason: Option<&'a str>,
+    /// CPU, memory and whether the client was the limit.
+    client_cost: &'a super::cost::ClientCost,
+    /// True when the numbers may be the client's, not the server's (see
+    /// client_cost.bound_by).
+    client_bound: bool,
     infmax_version: &'static str,
 }
 
@@ -233,6 +239,8 @@ impl<'a> BenchResult<'a> {
             },
             aborted: info.aborted.is_some(),
             abort_reason: info.aborted,
+            client_cost: info.cost,
+            client_bound: info.cost.bound(),
             infmax_version: env!("CARGO_PKG_VERSION"),
         }
     }
@@ -326,6 +334,35 @@ pub(crate) fn summary(info: &RunInfo, m: &RunMetrics) -> String {
             "Server token counts not believed:",
             format!("{} (see usage_rejected)", m.usage_rejected),
         );
+    }
+    let c = info.cost;
+    title(&mut o, "Client", '-');
+    line(
+        &mut o,
+        "Client CPU (s):",
+        format!(
+            "{:.2} ({:.0}% of {} core(s))",
+            c.cpu_seconds,
+            c.cpu_share * 100.0,
+            c.cores
+        ),
+    );
+    if let Some(us) = c.cpu_us_per_token {
+        line(
+            &mut o,
+            "Client CPU per output token (us):",
+            format!("{us:.2}"),
+        );
+    }
+    line(
+        &mut o,
+        "Client peak RSS (MB):",
+        format!("{:.1}", c.peak_rss_mb),
+    );
+    for why in &c.bound_by {
+        o.push_str(&format!(
+            "warning: client-bound: {why}; these numbers may be the client's, not the server's\n"
+        ));
     }
     if !m.errors.is_empty() {
         title(&mut o, "Failures", '-');

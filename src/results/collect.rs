@@ -292,5 +292,25 @@ pub(crate) fn tables(results: &[Value]) -> String {
     if out.is_empty() {
         out.push_str("No benchmark results found.\n");
     }
+    let bound: Vec<String> = results
+        .iter()
+        .filter(|r| r["client_bound"] == Value::Bool(true))
+        .map(|r| {
+            format!(
+                "{} {} {} conc {}",
+                field_text(r, "infmax_model_prefix"),
+                field_text(r, "hw").to_uppercase(),
+                field_text(r, "framework"),
+                field_text(r, "conc")
+            )
+        })
+        .collect();
+    if !bound.is_empty() {
+        out.push_str(&format!(
+            "> **Warning**: {} result(s) were client-bound: the load generator saturated its cores or fell behind its schedule, so their numbers may be the client's, not the server's (`client_cost` in the raw result says why): {}.\n\n",
+            bound.len(),
+            markdown::cell(&bound.join("; "))
+        ));
+    }
     out
 }

@@ -204,6 +204,7 @@ pub(crate) fn process(run: &Value, env: &JobEnv) -> Result<Value> {
         failed: copied("failed"),
         aborted: copied("aborted"),
         scaled_down: copied("scaled_down"),
+        client_bound: copied("client_bound"),
     };
     serde_json::to_value(r).map_err(|e| Error::env(format!("cannot encode the result: {e}")))
 }
@@ -249,6 +250,10 @@ struct ProcessedResult {
     aborted: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     scaled_down: Option<Value>,
+    /// True when the client may have limited the numbers (the run's
+    /// client_cost says why).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_bound: Option<Value>,
 }
 
 /// How the GPUs were used. `dp_attention` and its prefill/decode variants
