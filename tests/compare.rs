@@ -17,7 +17,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const CONFIG: &str = include_str!("../benches/compare-master.yaml");
 
 /// The simulator runs one at a time: their timing is what is measured, and
-/// two at once on a 2-core machine would measure each other.
+/// two at once on a 2-core machine would measure each other. Every other
+/// test here takes it too, so none runs beside a timed one.
 static SIM_RUNS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn scratch() -> Scratch {
@@ -146,6 +147,7 @@ fn row(tp: u64, conc: u64, tpot: f64) -> Value {
 
 #[test]
 fn compare_reads_files_and_folders_and_lists_new_and_gone_series() {
+    let _one = SIM_RUNS.lock().unwrap_or_else(|e| e.into_inner());
     let s = Scratch::new();
     let base: Vec<Value> = [4, 8, 16].iter().map(|c| row(8, *c, 0.010)).collect();
     let mut cur: Vec<Value> = [4, 8, 16].iter().map(|c| row(8, *c, 0.0104)).collect();
@@ -211,6 +213,7 @@ error: 1 metric(s) regressed beyond their threshold (see strict/compare.md)
 
 #[test]
 fn compare_errors_name_what_to_fix() {
+    let _one = SIM_RUNS.lock().unwrap_or_else(|e| e.into_inner());
     let s = Scratch::new();
     s.write("base.json", "[]");
     s.write("bad.json", r#"[{"conc": 4}]"#);
@@ -343,6 +346,7 @@ async fn latest_successful_run_of_the_default_branch_is_the_baseline() {
     s.write("cur/agg_bmk.json", &Value::from(cur).to_string());
     let uri = server.uri();
     let s = tokio::task::spawn_blocking(move || {
+        let _one = SIM_RUNS.lock().unwrap_or_else(|e| e.into_inner());
         s.infmax(&[
             "compare",
             "--baseline",
@@ -453,6 +457,7 @@ async fn latest_takes_each_series_from_the_newest_run_that_has_it() {
     );
     let uri = server.uri();
     let s = tokio::task::spawn_blocking(move || {
+        let _one = SIM_RUNS.lock().unwrap_or_else(|e| e.into_inner());
         s.infmax(&[
             "compare",
             "--baseline",
@@ -535,6 +540,7 @@ fn repeats_set_the_noise_thresholds() {
 /// comparison that did not run is noted, not an error.
 #[test]
 fn the_report_shows_the_comparison() {
+    let _one = SIM_RUNS.lock().unwrap_or_else(|e| e.into_inner());
     let s = Scratch::new();
     let base: Vec<Value> = [4, 8, 16].iter().map(|c| row(8, *c, 0.010)).collect();
     let cur: Vec<Value> = [4, 8, 16].iter().map(|c| row(8, *c, 0.011)).collect();

@@ -3,10 +3,10 @@
 //! (results.md §3).
 
 use super::markdown;
+use super::record::{Parallelism, ProcessedResult, value_text};
 use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
 use serde_json::Value;
-use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
 /// What [`find_files`] found: the matching regular files (sorted), and what
@@ -111,19 +111,6 @@ pub(crate) fn gather(dir: &Path) -> Result<Collected> {
     })
 }
 
-/// A result field as table text (empty for a missing or null field).
-pub(crate) fn field_text(v: &Value, k: &str) -> String {
-    match &v[k] {
-        Value::String(x) => x.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
-fn n(v: &Value, k: &str) -> f64 {
-    v[k].as_f64().unwrap_or(f64::NAN)
-}
-
 fn f4(x: f64) -> String {
     if x.is_finite() {
         format!("{x:.4}")
@@ -132,33 +119,19 @@ fn f4(x: f64) -> String {
     }
 }
 
-fn cmp_keys(a: &Value, b: &Value, keys: &[&str]) -> Ordering {
-    for k in keys {
-        let o = match (&a[*k], &b[*k]) {
-            (Value::Number(x), Value::Number(y)) => x
-                .as_f64()
-                .unwrap_or(0.0)
-                .total_cmp(&y.as_f64().unwrap_or(0.0)),
-            (x, y) => field_text(a, k)
-                .cmp(&field_text(b, k))
-                .then_with(|| x.is_null().cmp(&y.is_null())),
-        };
-        if o != Ordering::Equal {
-            return o;
-        }
-    }
-    Ordering::Equal
+fn opt(v: &Option<u64>) -> String {
+    v.map_or_else(String::new, |x| x.to_string())
 }
 
-fn metric_cells(r: &Value) -> Vec<String> {
+fn metric_cells(r: &ProcessedResult) -> Vec<String> {
     vec![
-        f4(n(r, "median_ttft") * 1000.0),
-        f4(n(r, "median_tpot") * 1000.0),
-        f4(n(r, "median_intvty")),
-        f4(n(r, "median_e2el")),
-        f4(n(r, "tput_per_gpu")),
-        f4(n(r, "output_tput_per_gpu")),
-        f4(n(r, "input_tput_per_gpu")),
+        f4(r.median_ttft() * 1000.0),
+        f4(r.median_tpot() * 1000.0),
+        f4(r.median_intvty()),
+        f4(r.median_e2el()),
+        f4(r.tput_per_gpu),
+        f4(r.output_tput_per_gpu),
+        f4(r.input_tput_per_gpu),
     ]
 }
 
@@ -175,68 +148,154 @@ const METRIC_COLS: [&str; 7] = [
 /// A table's header and formatted (unescaped) cells.
 pub(crate) type Table = (Vec<&'static str>, Vec<Vec<String>>);
 
-/// One column: header, result field, and whether its text is upper-cased.
-struct Col(&'static str, &'static str, bool);
-
 /// The columns both tables start with.
-const LEAD_COLS: [Col; 7] = [
-    Col("Model", "infmax_model_prefix", false),
-    Col("Served Model", "model", false),
-    Col("Hardware", "hw", true),
-    Col("Framework", "framework", true),
-    Col("Precision", "precision", true),
-    Col("ISL", "isl", false),
-    Col("OSL", "osl", false),
+const LEAD_COLS: [&str; 7] = [
+    "Model",
+    "Served Model",
+    "Hardware",
+    "Framework",
+    "Precision",
+    "ISL",
+    "OSL",
 ];
 
-const SINGLE_COLS: [Col; 4] = [
-    Col("TP", "tp", false),
-    Col("EP", "ep", false),
-    Col("DP Attention", "dp_attention", false),
-    Col("Conc", "conc", false),
+fn lead_cells(r: &ProcessedResult) -> Vec<String> {
+    vec![
+        r.infmax_model_prefix.clone(),
+        value_text(&r.model),
+        r.hw.to_uppercase(),
+        r.framework.to_uppercase(),
+        r.precision.to_uppercase(),
+        opt(&r.isl),
+        opt(&r.osl),
+    ]
+}
+
+const SINGLE_COLS: [&str; 4] = ["TP", "EP", "DP Attention", "Conc"];
+
+fn single_cells(r: &ProcessedResult) -> Vec<String> {
+    let (tp, ep, dpa) = match &r.parallelism {
+        Parallelism::Single {
+            tp,
+            ep,
+            dp_attention,
+        } => (opt(tp), opt(ep), dp_attention.clone()),
+        Parallelism::Multi { .. } => Default::default(),
+    };
+    vec![tp, ep, dpa, value_text(&r.conc)]
+}
+
+const MULTI_COLS: [&str; 11] = [
+    "Prefill TP",
+    "Prefill EP",
+    "Prefill DP Attn",
+    "Prefill Workers",
+    "Prefill GPUs",
+    "Decode TP",
+    "Decode EP",
+    "Decode DP Attn",
+    "Decode Workers",
+    "Decode GPUs",
+    "Conc",
 ];
 
-const MULTI_COLS: [Col; 11] = [
-    Col("Prefill TP", "prefill_tp", false),
-    Col("Prefill EP", "prefill_ep", false),
-    Col("Prefill DP Attn", "prefill_dp_attention", false),
-    Col("Prefill Workers", "prefill_num_workers", false),
-    Col("Prefill GPUs", "num_prefill_gpu", false),
-    Col("Decode TP", "decode_tp", false),
-    Col("Decode EP", "decode_ep", false),
-    Col("Decode DP Attn", "decode_dp_attention", false),
-    Col("Decode Workers", "decode_num_workers", false),
-    Col("Decode GPUs", "num_decode_gpu", false),
-    Col("Conc", "conc", false),
-];
+fn multi_cells(r: &ProcessedResult) -> Vec<String> {
+    let mut cells = match &r.parallelism {
+        Parallelism::Multi {
+            prefill_tp,
+            prefill_ep,
+            prefill_num_workers,
+            decode_tp,
+            decode_ep,
+            decode_num_workers,
+            prefill_dp_attention,
+            decode_dp_attention,
+            num_prefill_gpu,
+            num_decode_gpu,
+        } => vec![
+            opt(prefill_tp),
+            opt(prefill_ep),
+            prefill_dp_attention.clone(),
+            opt(prefill_num_workers),
+            opt(num_prefill_gpu),
+            opt(decode_tp),
+            opt(decode_ep),
+            decode_dp_attention.clone(),
+            opt(decode_num_workers),
+            opt(num_decode_gpu),
+        ],
+        Parallelism::Single { .. } => vec![String::new(); 10],
+    };
+    cells.push(value_text(&r.conc));
+    cells
+}
 
-/// The results of one kind (multi-node or not), sorted by `sort`, as the
-/// lead columns, then `cols`, then the metrics.
-fn table(results: &[Value], multinode: bool, sort: &[&str], cols: &[Col]) -> Option<Table> {
-    let mut rows: Vec<&Value> = results
+/// The sort order of both tables: model, hardware, framework, precision,
+/// ISL, OSL, then the parallelism (tp, ep; multi-node: prefill tp, ep,
+/// decode tp, ep), then the concurrency (numbers by value).
+type SortKey = (
+    String,
+    String,
+    String,
+    String,
+    Option<u64>,
+    Option<u64>,
+    [Option<u64>; 4],
+    (Option<u64>, String),
+);
+
+fn sort_key(r: &ProcessedResult) -> SortKey {
+    let par = match &r.parallelism {
+        Parallelism::Single { tp, ep, .. } => [*tp, *ep, None, None],
+        Parallelism::Multi {
+            prefill_tp,
+            prefill_ep,
+            decode_tp,
+            decode_ep,
+            ..
+        } => [*prefill_tp, *prefill_ep, *decode_tp, *decode_ep],
+    };
+    (
+        r.infmax_model_prefix.clone(),
+        r.hw.clone(),
+        r.framework.clone(),
+        r.precision.clone(),
+        r.isl,
+        r.osl,
+        par,
+        (r.conc.as_u64(), value_text(&r.conc)),
+    )
+}
+
+/// The results of one kind (multi-node or not), sorted, as the lead
+/// columns, then `cols` with their `cells`, then the metrics.
+fn table(
+    results: &[Value],
+    multinode: bool,
+    cols: &[&'static str],
+    cells: fn(&ProcessedResult) -> Vec<String>,
+) -> Option<Table> {
+    let mut rows: Vec<ProcessedResult> = results
         .iter()
-        .filter(|r| (r["is_multinode"] == Value::Bool(true)) == multinode)
+        .map(ProcessedResult::read)
+        .filter(|r| r.is_multinode == multinode)
         .collect();
     if rows.is_empty() {
         return None;
     }
-    rows.sort_by(|a, b| cmp_keys(a, b, sort));
+    rows.sort_by_cached_key(sort_key);
     let header = LEAD_COLS
         .iter()
         .chain(cols)
-        .map(|c| c.0)
+        .copied()
         .chain(METRIC_COLS)
         .collect();
     let cells = rows
         .iter()
         .map(|r| {
-            LEAD_COLS
-                .iter()
-                .chain(cols)
-                .map(|Col(_, key, upper)| {
-                    let t = field_text(r, key);
-                    if *upper { t.to_uppercase() } else { t }
-                })
+            lead_cells(r)
+                .into_iter()
+                .chain(cells(r))
                 .chain(metric_cells(r))
                 .collect()
         })
@@ -245,35 +304,11 @@ fn table(results: &[Value], multinode: bool, sort: &[&str], cols: &[Col]) -> Opt
 }
 
 pub(crate) fn single_node_table(results: &[Value]) -> Option<Table> {
-    let sort = [
-        "infmax_model_prefix",
-        "hw",
-        "framework",
-        "precision",
-        "isl",
-        "osl",
-        "tp",
-        "ep",
-        "conc",
-    ];
-    table(results, false, &sort, &SINGLE_COLS)
+    table(results, false, &SINGLE_COLS, single_cells)
 }
 
 pub(crate) fn multi_node_table(results: &[Value]) -> Option<Table> {
-    let sort = [
-        "infmax_model_prefix",
-        "hw",
-        "framework",
-        "precision",
-        "isl",
-        "osl",
-        "prefill_tp",
-        "prefill_ep",
-        "decode_tp",
-        "decode_ep",
-        "conc",
-    ];
-    table(results, true, &sort, &MULTI_COLS)
+    table(results, true, &MULTI_COLS, multi_cells)
 }
 
 /// Both tables with headings, or a note when there is nothing.
@@ -294,14 +329,15 @@ pub(crate) fn tables(results: &[Value]) -> String {
     }
     let bound: Vec<String> = results
         .iter()
-        .filter(|r| r["client_bound"] == Value::Bool(true))
+        .map(ProcessedResult::read)
+        .filter(ProcessedResult::is_client_bound)
         .map(|r| {
             format!(
                 "{} {} {} conc {}",
-                field_text(r, "infmax_model_prefix"),
-                field_text(r, "hw").to_uppercase(),
-                field_text(r, "framework"),
-                field_text(r, "conc")
+                r.infmax_model_prefix,
+                r.hw.to_uppercase(),
+                r.framework,
+                value_text(&r.conc)
             )
         })
         .collect();

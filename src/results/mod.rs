@@ -6,4 +6,5 @@ pub(crate) mod compare;
 pub(crate) mod evals;
 pub(crate) mod markdown;
 pub(crate) mod process;
+pub(crate) mod record;
 pub(crate) mod report;

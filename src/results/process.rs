@@ -1,10 +1,10 @@
 //! `infmax result process`: one benchmark run's result plus the job's
 //! environment -> `agg_{RESULT_FILENAME}.json` (results.md §2).
 
+use super::record::{Parallelism, ProcessedResult};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::matrix::job_env::JobEnv;
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 
@@ -130,23 +130,23 @@ pub(crate) fn process(run: &Value, env: &JobEnv) -> Result<Value> {
     let (parallelism, gpus, out_gpus, in_gpus) = if multinode {
         let (pg, dg) = (v.int("PREFILL_GPUS"), v.int("DECODE_GPUS"));
         let p = Parallelism::Multi {
-            prefill_tp: v.int("PREFILL_TP"),
-            prefill_ep: v.int("PREFILL_EP"),
-            prefill_num_workers: v.int("PREFILL_NUM_WORKERS"),
-            decode_tp: v.int("DECODE_TP"),
-            decode_ep: v.int("DECODE_EP"),
-            decode_num_workers: v.int("DECODE_NUM_WORKERS"),
+            prefill_tp: Some(v.int("PREFILL_TP")),
+            prefill_ep: Some(v.int("PREFILL_EP")),
+            prefill_num_workers: Some(v.int("PREFILL_NUM_WORKERS")),
+            decode_tp: Some(v.int("DECODE_TP")),
+            decode_ep: Some(v.int("DECODE_EP")),
+            decode_num_workers: Some(v.int("DECODE_NUM_WORKERS")),
             prefill_dp_attention: v.str("PREFILL_DP_ATTN"),
             decode_dp_attention: v.str("DECODE_DP_ATTN"),
-            num_prefill_gpu: pg,
-            num_decode_gpu: dg,
+            num_prefill_gpu: Some(pg),
+            num_decode_gpu: Some(dg),
         };
         (p, pg + dg, dg, pg)
     } else {
         let tp = v.int("TP");
         let p = Parallelism::Single {
-            tp,
-            ep: v.int("EP_SIZE"),
+            tp: Some(tp),
+            ep: Some(v.int("EP_SIZE")),
             dp_attention: v.str("DP_ATTENTION"),
         };
         (p, tp, tp, tp)
@@ -191,8 +191,8 @@ pub(crate) fn process(run: &Value, env: &JobEnv) -> Result<Value> {
         framework: v.str("FRAMEWORK"),
         precision: v.str("PRECISION"),
         spec_decoding: v.str("SPEC_DECODING"),
-        isl,
-        osl,
+        isl: Some(isl),
+        osl: Some(osl),
         disagg,
         is_multinode: multinode,
         parallelism,
@@ -207,78 +207,6 @@ pub(crate) fn process(run: &Value, env: &JobEnv) -> Result<Value> {
         client_bound: copied("client_bound"),
     };
     serde_json::to_value(r).map_err(|e| Error::env(format!("cannot encode the result: {e}")))
-}
-
-/// A processed result (results.md §2): each field's name, unit and type
-/// written here once. The latency keys (every `X_ms` of the run as `X` in
-/// seconds, and `intvty` beside each `tpot`) are an open-ended map
-/// flattened in place.
-#[derive(Serialize)]
-struct ProcessedResult {
-    /// RUNNER_TYPE.
-    hw: String,
-    /// The run's max_concurrency, as the run wrote it.
-    conc: Value,
-    image: String,
-    /// The run's model_id.
-    model: Value,
-    infmax_model_prefix: String,
-    framework: String,
-    precision: String,
-    spec_decoding: String,
-    isl: u64,
-    osl: u64,
-    disagg: bool,
-    is_multinode: bool,
-    #[serde(flatten)]
-    parallelism: Parallelism,
-    /// Tokens per second per GPU (GPUs: TP, or prefill + decode GPUs).
-    tput_per_gpu: f64,
-    /// Per GPU (multi-node: per decode GPU).
-    output_tput_per_gpu: f64,
-    /// Per GPU (multi-node: per prefill GPU).
-    input_tput_per_gpu: f64,
-    /// Seconds (and tokens per second per user for `*intvty*`).
-    #[serde(flatten)]
-    latency: Map<String, Value>,
-    // Copied from the run when it has them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    completed: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    failed: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    aborted: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    scaled_down: Option<Value>,
-    /// True when the client may have limited the numbers (the run's
-    /// client_cost says why).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_bound: Option<Value>,
-}
-
-/// How the GPUs were used. `dp_attention` and its prefill/decode variants
-/// are the environment's text exactly as given, as the seed writes them
-/// (compat.md §2).
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Parallelism {
-    Single {
-        tp: u64,
-        ep: u64,
-        dp_attention: String,
-    },
-    Multi {
-        prefill_tp: u64,
-        prefill_ep: u64,
-        prefill_num_workers: u64,
-        decode_tp: u64,
-        decode_ep: u64,
-        decode_num_workers: u64,
-        prefill_dp_attention: String,
-        decode_dp_attention: String,
-        num_prefill_gpu: u64,
-        num_decode_gpu: u64,
-    },
 }
 
 /// Prefill and decode GPUs from a result named as the seed's multi-node

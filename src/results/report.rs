@@ -4,9 +4,9 @@
 //! `report.html` with the tables and the charts.
 
 use super::collect;
+use super::record::ProcessedResult;
 use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::seqlen::SeqLen;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -247,29 +247,19 @@ pub(crate) type Series = Vec<(String, Vec<Point>)>;
 
 pub(crate) fn charts(results: &[Value]) -> BTreeMap<(String, String), Series> {
     let mut out: BTreeMap<(String, String), BTreeMap<String, Vec<Point>>> = BTreeMap::new();
-    for r in results {
-        let (Some(x), Some(y)) = (r["median_intvty"].as_f64(), r["tput_per_gpu"].as_f64()) else {
+    for r in results.iter().map(ProcessedResult::read) {
+        let (x, y) = (r.median_intvty(), r.tput_per_gpu);
+        if x.is_nan() || y.is_nan() {
             continue;
-        };
-        let seq = SeqLen::new(
-            r["isl"].as_u64().unwrap_or(0) as u32,
-            r["osl"].as_u64().unwrap_or(0) as u32,
-        )
-        .name();
-        let mut label = format!(
-            "{} {} {}",
-            collect::field_text(r, "hw").to_uppercase(),
-            collect::field_text(r, "framework"),
-            collect::field_text(r, "precision")
-        );
-        let spec = collect::field_text(r, "spec_decoding");
-        if !spec.is_empty() && spec != "none" {
-            label.push_str(&format!(" {spec}"));
         }
-        if r["is_multinode"] == Value::Bool(true) {
+        let mut label = format!("{} {} {}", r.hw.to_uppercase(), r.framework, r.precision);
+        if !r.spec_decoding.is_empty() && r.spec_decoding != "none" {
+            label.push_str(&format!(" {}", r.spec_decoding));
+        }
+        if r.is_multinode {
             label.push_str(" (multi-node)");
         }
-        out.entry((collect::field_text(r, "infmax_model_prefix"), seq))
+        out.entry((r.infmax_model_prefix.clone(), r.seq_name()))
             .or_default()
             .entry(label)
             .or_default()

@@ -2,10 +2,10 @@
 //! grouped into series (one server configuration at its concurrencies),
 //! each with its repeated runs.
 
-use super::super::collect::{self, field_text};
+use super::super::collect;
+use super::super::record::{Parallelism, ProcessedResult};
 use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
-use crate::seqlen::SeqLen;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -38,58 +38,71 @@ pub(crate) struct Side {
     pub(crate) results: usize,
 }
 
-fn num(r: &Value, k: &str) -> f64 {
-    r[k].as_f64().unwrap_or(f64::NAN)
-}
-
 /// The series a processed result belongs to. Fields an older infmax did not
-/// write read as their defaults (no spec decoding, single node).
-fn series_id(r: &Value) -> SeriesId {
-    let text = |k: &str| field_text(r, k);
-    let or = |k: &str, d: &str| {
-        let t = text(k);
-        if t.is_empty() { d.to_string() } else { t }
-    };
-    let prefix = {
-        let p = text("infmax_model_prefix");
-        if p.is_empty() { text("model") } else { p }
-    };
-    let seq = SeqLen::new(
-        r["isl"].as_u64().unwrap_or(0) as u32,
-        r["osl"].as_u64().unwrap_or(0) as u32,
-    )
-    .name();
+/// write read as their defaults (no spec decoding, single node, ep 1).
+fn series_id(r: &ProcessedResult) -> SeriesId {
+    let prefix = r.model_prefix();
+    let seq = r.seq_name();
     let mut key = format!(
         "{prefix} {} {} {} {seq}",
-        text("hw").to_uppercase(),
-        text("framework"),
-        text("precision"),
+        r.hw.to_uppercase(),
+        r.framework,
+        r.precision,
     );
-    let spec = or("spec_decoding", "none");
-    if spec != "none" {
-        let _ = write!(key, " {spec}");
+    if !r.spec_decoding.is_empty() && r.spec_decoding != "none" {
+        let _ = write!(key, " {}", r.spec_decoding);
     }
-    if r["is_multinode"] == Value::Bool(true) {
-        let _ = write!(
-            key,
-            " prefill {}x tp{} ep{} dpa {} / decode {}x tp{} ep{} dpa {}",
-            text("prefill_num_workers"),
-            text("prefill_tp"),
-            text("prefill_ep"),
-            text("prefill_dp_attention").to_lowercase(),
-            text("decode_num_workers"),
-            text("decode_tp"),
-            text("decode_ep"),
-            text("decode_dp_attention").to_lowercase(),
-        );
-    } else {
-        let _ = write!(
-            key,
-            " tp{} ep{} dpa {}",
-            text("tp"),
-            or("ep", "1"),
-            or("dp_attention", "false").to_lowercase()
-        );
+    let n = |v: &Option<u64>| v.map_or_else(String::new, |x| x.to_string());
+    let dpa = |t: &str| {
+        if t.is_empty() {
+            "false".to_string()
+        } else {
+            t.to_lowercase()
+        }
+    };
+    match &r.parallelism {
+        Parallelism::Multi {
+            prefill_tp,
+            prefill_ep,
+            prefill_num_workers,
+            decode_tp,
+            decode_ep,
+            decode_num_workers,
+            prefill_dp_attention,
+            decode_dp_attention,
+            ..
+        } if r.is_multinode => {
+            let _ = write!(
+                key,
+                " prefill {}x tp{} ep{} dpa {} / decode {}x tp{} ep{} dpa {}",
+                n(prefill_num_workers),
+                n(prefill_tp),
+                n(prefill_ep),
+                prefill_dp_attention.to_lowercase(),
+                n(decode_num_workers),
+                n(decode_tp),
+                n(decode_ep),
+                decode_dp_attention.to_lowercase(),
+            );
+        }
+        Parallelism::Single {
+            tp,
+            ep,
+            dp_attention,
+        } => {
+            let _ = write!(
+                key,
+                " tp{} ep{} dpa {}",
+                n(tp),
+                ep.unwrap_or(1),
+                dpa(dp_attention)
+            );
+        }
+        Parallelism::Multi { .. } => {
+            // Multi-node fields without is_multinode: a single-node result
+            // that lacks its own.
+            key.push_str(" tp ep1 dpa false");
+        }
     }
     SeriesId {
         chart: (prefix, seq),
@@ -109,14 +122,14 @@ impl Side {
     /// again within the input is a repeat of it (`infmax run --repeats`).
     pub(crate) fn add(&mut self, results: &[Value]) {
         let mut input: BTreeMap<SeriesId, Vec<Vec<Sample>>> = BTreeMap::new();
-        for r in results {
-            let id = series_id(r);
+        for r in results.iter().map(ProcessedResult::read) {
+            let id = series_id(&r);
             let s = Sample {
-                conc: r["conc"].as_u64().unwrap_or(0),
-                intvty: num(r, "median_intvty"),
-                tput: num(r, "tput_per_gpu"),
-                ttft: num(r, "median_ttft"),
-                tpot: num(r, "median_tpot"),
+                conc: r.conc_u64(),
+                intvty: r.median_intvty(),
+                tput: r.tput_per_gpu,
+                ttft: r.median_ttft(),
+                tpot: r.median_tpot(),
             };
             let repeats = input.entry(id).or_default();
             match repeats
