@@ -361,20 +361,29 @@ fn whole_chain_against_the_simulator() {
 #[test]
 fn client_bound_results_are_flagged_under_the_tables() {
     let s = Scratch::new();
+    let tables = |dir: &str| -> String {
+        let out = s
+            .infmax(&[
+                "collect",
+                "results",
+                dir,
+                "--out-dir",
+                &format!("out-{dir}"),
+            ])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8_lossy(&out).into_owned()
+    };
     let mut bound = processed("dsr1", "m", "h100", 8, 64, 900.0);
     bound["client_bound"] = json!(true);
     let mut fine = processed("dsr1", "m", "h100", 8, 4, 300.0);
     fine["client_bound"] = json!(false);
     s.write("a/agg_bound.json", &bound.to_string());
     s.write("a/agg_fine.json", &fine.to_string());
-    let out = s
-        .infmax(&["collect", "results", "a", "--out-dir", "out"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let md = String::from_utf8_lossy(&out);
+    let md = tables("a");
     assert!(
         md.contains("**Warning**: 1 result(s) were client-bound")
             && md.contains("dsr1 H100 vllm conc 64."),
@@ -385,14 +394,7 @@ fn client_bound_results_are_flagged_under_the_tables() {
         "b/agg_old.json",
         &processed("dsr1", "m", "h100", 8, 4, 300.0).to_string(),
     );
-    let out = s
-        .infmax(&["collect", "results", "b", "--out-dir", "outb"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let md = String::from_utf8_lossy(&out);
+    let md = tables("b");
     assert!(
         md.contains("| dsr1 |") && !md.contains("client-bound"),
         "{md}"

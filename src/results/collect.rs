@@ -200,31 +200,20 @@ const MULTI_COLS: [&str; 11] = [
 ];
 
 fn multi_cells(r: &ProcessedResult) -> Vec<String> {
-    let mut cells = match &r.parallelism {
-        Parallelism::Multi {
-            prefill_tp,
-            prefill_ep,
-            prefill_num_workers,
-            decode_tp,
-            decode_ep,
-            decode_num_workers,
-            prefill_dp_attention,
-            decode_dp_attention,
-            num_prefill_gpu,
-            num_decode_gpu,
-        } => vec![
-            opt(prefill_tp),
-            opt(prefill_ep),
-            prefill_dp_attention.clone(),
-            opt(prefill_num_workers),
-            opt(num_prefill_gpu),
-            opt(decode_tp),
-            opt(decode_ep),
-            decode_dp_attention.clone(),
-            opt(decode_num_workers),
-            opt(num_decode_gpu),
-        ],
-        Parallelism::Single { .. } => vec![String::new(); 10],
+    let mut cells: Vec<String> = match r.parallelism.pools() {
+        Some(pools) => pools
+            .iter()
+            .flat_map(|p| {
+                [
+                    opt(&p.tp),
+                    opt(&p.ep),
+                    p.dp_attention.to_string(),
+                    opt(&p.workers),
+                    opt(&p.gpus),
+                ]
+            })
+            .collect(),
+        None => vec![String::new(); 10],
     };
     cells.push(value_text(&r.conc));
     cells
@@ -245,15 +234,10 @@ type SortKey = (
 );
 
 fn sort_key(r: &ProcessedResult) -> SortKey {
-    let par = match &r.parallelism {
-        Parallelism::Single { tp, ep, .. } => [*tp, *ep, None, None],
-        Parallelism::Multi {
-            prefill_tp,
-            prefill_ep,
-            decode_tp,
-            decode_ep,
-            ..
-        } => [*prefill_tp, *prefill_ep, *decode_tp, *decode_ep],
+    let par = match (&r.parallelism, r.parallelism.pools()) {
+        (_, Some([p, d])) => [p.tp, p.ep, d.tp, d.ep],
+        (Parallelism::Single { tp, ep, .. }, None) => [*tp, *ep, None, None],
+        (Parallelism::Multi { .. }, None) => [None; 4],
     };
     (
         r.infmax_model_prefix.clone(),

@@ -123,6 +123,52 @@ impl Default for Parallelism {
     }
 }
 
+/// One pool of a multi-node result: prefill or decode.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pool<'a> {
+    pub(crate) tp: Option<u64>,
+    pub(crate) ep: Option<u64>,
+    pub(crate) workers: Option<u64>,
+    pub(crate) dp_attention: &'a str,
+    pub(crate) gpus: Option<u64>,
+}
+
+impl Parallelism {
+    /// The prefill and decode pools of a multi-node result.
+    pub(crate) fn pools(&self) -> Option<[Pool<'_>; 2]> {
+        match self {
+            Parallelism::Multi {
+                prefill_tp,
+                prefill_ep,
+                prefill_num_workers,
+                decode_tp,
+                decode_ep,
+                decode_num_workers,
+                prefill_dp_attention,
+                decode_dp_attention,
+                num_prefill_gpu,
+                num_decode_gpu,
+            } => Some([
+                Pool {
+                    tp: *prefill_tp,
+                    ep: *prefill_ep,
+                    workers: *prefill_num_workers,
+                    dp_attention: prefill_dp_attention,
+                    gpus: *num_prefill_gpu,
+                },
+                Pool {
+                    tp: *decode_tp,
+                    ep: *decode_ep,
+                    workers: *decode_num_workers,
+                    dp_attention: decode_dp_attention,
+                    gpus: *num_decode_gpu,
+                },
+            ]),
+            Parallelism::Single { .. } => None,
+        }
+    }
+}
+
 fn nan() -> f64 {
     f64::NAN
 }

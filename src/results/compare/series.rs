@@ -3,7 +3,7 @@
 //! each with its repeated runs.
 
 use super::super::collect;
-use super::super::record::{Parallelism, ProcessedResult};
+use super::super::record::{Parallelism, Pool, ProcessedResult};
 use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
 use serde_json::Value;
@@ -60,36 +60,27 @@ fn series_id(r: &ProcessedResult) -> SeriesId {
             t.to_lowercase()
         }
     };
-    match &r.parallelism {
-        Parallelism::Multi {
-            prefill_tp,
-            prefill_ep,
-            prefill_num_workers,
-            decode_tp,
-            decode_ep,
-            decode_num_workers,
-            prefill_dp_attention,
-            decode_dp_attention,
-            ..
-        } if r.is_multinode => {
-            let _ = write!(
-                key,
-                " prefill {}x tp{} ep{} dpa {} / decode {}x tp{} ep{} dpa {}",
-                n(prefill_num_workers),
-                n(prefill_tp),
-                n(prefill_ep),
-                prefill_dp_attention.to_lowercase(),
-                n(decode_num_workers),
-                n(decode_tp),
-                n(decode_ep),
-                decode_dp_attention.to_lowercase(),
-            );
+    match (&r.parallelism, r.parallelism.pools()) {
+        (_, Some([p, d])) if r.is_multinode => {
+            let pool = |p: &Pool| {
+                format!(
+                    "{}x tp{} ep{} dpa {}",
+                    n(&p.workers),
+                    n(&p.tp),
+                    n(&p.ep),
+                    p.dp_attention.to_lowercase()
+                )
+            };
+            let _ = write!(key, " prefill {} / decode {}", pool(&p), pool(&d));
         }
-        Parallelism::Single {
-            tp,
-            ep,
-            dp_attention,
-        } => {
+        (
+            Parallelism::Single {
+                tp,
+                ep,
+                dp_attention,
+            },
+            _,
+        ) => {
             let _ = write!(
                 key,
                 " tp{} ep{} dpa {}",
@@ -98,11 +89,9 @@ fn series_id(r: &ProcessedResult) -> SeriesId {
                 dpa(dp_attention)
             );
         }
-        Parallelism::Multi { .. } => {
-            // Multi-node fields without is_multinode: a single-node result
-            // that lacks its own.
-            key.push_str(" tp ep1 dpa false");
-        }
+        // Multi-node fields without is_multinode: a single-node result
+        // that lacks its own.
+        (Parallelism::Multi { .. }, _) => key.push_str(" tp ep1 dpa false"),
     }
     SeriesId {
         chart: (prefix, seq),
