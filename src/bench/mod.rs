@@ -274,12 +274,7 @@ pub(crate) fn run(opts: &BenchOptions) -> Result<Outcome> {
         &settings,
         max_in_flight,
     );
-    let lag_p99 = m
-        .sched_lag_ms
-        .percentiles
-        .iter()
-        .find(|(p, _)| *p == 99.0)
-        .map(|(_, v)| *v);
+    let lag_p99 = cost::steady_lag_p99_ms(&records, opts.max_concurrency.unwrap_or(0));
     let cost = cost::ClientCost::assess(
         cpu,
         m.duration,
