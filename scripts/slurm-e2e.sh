@@ -42,6 +42,8 @@ chmod 700 "$tmp"
 daemons=()
 stop_all() {
   local rc=$? pid p
+  # A second signal (a runner's TERM after its INT) must not cut this short.
+  trap '' INT TERM HUP
   # Jobs first (their steps end with them), then the daemons, newest first.
   if [ -n "${SLURM_CONF:-}" ] && [ "${#daemons[@]}" -gt 0 ]; then
     scancel --full --quiet --user root 2>/dev/null || true

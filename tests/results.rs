@@ -530,6 +530,81 @@ fn a_closed_stdout_is_a_normal_end() {
     assert!(s.read("summary.md").contains("### Single-node results"));
 }
 
+/// `infmax validate | false` and `infmax matrix full-sweep | head -c 10`:
+/// a closed pipe is a normal end for every command that prints.
+#[test]
+fn a_closed_pipe_ends_validate_and_matrix_normally() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for args in [&["validate"][..], &["matrix", "full-sweep"][..]] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_infmax"))
+            .args(args)
+            .current_dir(root)
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_OUTPUT")
+            .stdout(writer)
+            .output()
+            .expect("infmax");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+/// A raw result that is not one, and an eval job's unreadable
+/// meta_env.json, are bad input files: exit 1, the file named, nothing
+/// written.
+#[test]
+fn malformed_input_files_exit_1_naming_the_file() {
+    let s = Scratch::new();
+    for (body, why) in [
+        ("[1, 2]", "not a benchmark result: expected a JSON object"),
+        (
+            r#"{"model_id": "m", "total_token_throughput": "fast"}"#,
+            "not a benchmark result: total_token_throughput or output_throughput is missing or not a number",
+        ),
+        (
+            "{\"model_id\": ",
+            "not valid JSON: EOF while parsing a value at line 1 column 13",
+        ),
+    ] {
+        s.write("run.json", body);
+        let mut cmd = s.infmax(&["result", "process", "--result-file", "run.json"]);
+        for (k, v) in [
+            ("RUNNER_TYPE", "b200"),
+            ("FRAMEWORK", "vllm"),
+            ("PRECISION", "fp8"),
+            ("SPEC_DECODING", "none"),
+            ("RESULT_FILENAME", "r"),
+            ("ISL", "8"),
+            ("OSL", "8"),
+            ("DISAGG", "false"),
+            ("MODEL_PREFIX", "m"),
+            ("IMAGE", "i"),
+            ("TP", "8"),
+            ("EP_SIZE", "1"),
+            ("DP_ATTENTION", "false"),
+        ] {
+            cmd = cmd.env(k, v);
+        }
+        cmd.assert()
+            .code(1)
+            .stdout_eq("")
+            .stderr_eq(format!("error: run.json: {why}\n1 problem found\n"));
+        assert!(!s.path().join("agg_r.json").exists(), "{body}");
+    }
+    s.write("ev/job/meta_env.json", "{\"model\": ");
+    s.infmax(&["collect", "evals", "ev"])
+        .assert()
+        .code(1)
+        .stderr_eq(str![[r#"
+error: ev/job/meta_env.json: not a JSON object (an eval job's meta_env.json)
+1 problem found
+
+"#]]);
+}
+
 /// A truncated processed result is bad input (exit 1) naming the file, and
 /// no aggregate is written without it.
 #[test]

@@ -142,11 +142,14 @@ slurm_nodes() {
   if [ -n "${SLURM_PARTITION:-}" ]; then
     sinfo_args+=(--partition "$SLURM_PARTITION")
   fi
-  local listed
-  if ! listed="$(sinfo "${sinfo_args[@]}" 2>&1)"; then
-    echo "error: cannot count the nodes of Slurm partition ${SLURM_PARTITION:-(default)}: sinfo failed: $listed" >&2
+  local listed errf
+  errf="$(mktemp)"
+  if ! listed="$(sinfo "${sinfo_args[@]}" 2>"$errf")"; then
+    echo "error: cannot count the nodes of Slurm partition ${SLURM_PARTITION:-(default)}: sinfo failed: $(cat "$errf")" >&2
+    rm -f "$errf"
     return 1
   fi
+  rm -f "$errf"
   have="$(sort -u <<<"$listed" | grep -c . || true)"
   if [ "$have" -lt "$nodes" ]; then
     echo "error: this entry needs $nodes node(s) of $GPUS_PER_NODE GPUs (PREFILL_GPUS=${PREFILL_GPUS:-} + DECODE_GPUS=${DECODE_GPUS:-}), but Slurm partition ${SLURM_PARTITION:-(default)} has $have; run it on a larger partition (SLURM_PARTITION) or give it fewer workers" >&2

@@ -46,8 +46,9 @@ pub(crate) fn peak_rss_bytes() -> u64 {
     }
     // SAFETY: as in cpu_time.
     let u = unsafe { u.assume_init() };
-    // Linux reports kilobytes.
-    (u.ru_maxrss.max(0) as u64) * 1024
+    // Linux reports kilobytes, macOS bytes.
+    let unit = if cfg!(target_os = "macos") { 1 } else { 1024 };
+    (u.ru_maxrss.max(0) as u64) * unit
 }
 
 /// The p99 of the scheduling lag, in ms, of the requests after the first

@@ -274,7 +274,14 @@ pub(crate) fn run(opts: &BenchOptions) -> Result<Outcome> {
         &settings,
         max_in_flight,
     );
-    let lag_p99 = cost::steady_lag_p99_ms(&records, opts.max_concurrency.unwrap_or(0));
+    // Without a concurrency cap and with no request rate, every request
+    // is in the opening burst.
+    let burst = match opts.max_concurrency {
+        Some(c) => c,
+        None if opts.request_rate.is_infinite() => records.len(),
+        None => 0,
+    };
+    let lag_p99 = cost::steady_lag_p99_ms(&records, burst);
     let cost = cost::ClientCost::assess(
         cpu,
         m.duration,

@@ -5,7 +5,7 @@
 use super::output::{print_and_summarise, write_json};
 use super::{Written, warn};
 use crate::error::{Error, Result};
-use crate::results::compare::{self, Metric, Side};
+use crate::results::compare::{self, Metric, Side, runs};
 use clap::Args;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -139,110 +139,45 @@ fn side(
             (Input::Run(id), _) => {
                 let (rt, gh) = connect(api)?;
                 let artifacts = rt.block_on(gh.run_artifacts(id))?;
-                let Some(results) = fetch_run(rt, gh, id, &artifacts, label, a)? else {
+                let dir = a.out.join("fetched").join(format!("{label}-run-{id}"));
+                let Some((results, skipped)) =
+                    rt.block_on(runs::fetch_run(gh, id, &artifacts, &dir))?
+                else {
                     return Err(Error::usage(format!(
                         "run {id} has no bmk_* or results_* artifact to compare; its artifacts: {}",
                         crate::github::fetch::names(&artifacts)
                     )));
                 };
+                warn(&skipped);
                 s.add(&results);
                 labels.push(format!("run {id}"));
             }
-            (Input::Latest, Some(want)) => labels.push(latest(&mut s, a, api, want)?),
+            (Input::Latest, Some(want)) => {
+                let workflow = a.workflow.clone().or_else(this_workflow).ok_or_else(|| {
+                    Error::usage(
+                        "--baseline latest needs the workflow whose runs to search: --workflow FILE (e.g. run-sweep.yml), or GITHUB_WORKFLOW_REF",
+                    )
+                })?;
+                let (rt, gh) = connect(api)?;
+                let branch = match &a.branch {
+                    Some(b) => b.clone(),
+                    None => rt.block_on(gh.default_branch())?,
+                };
+                let (label, skipped) = rt.block_on(runs::latest(
+                    &mut s,
+                    gh,
+                    &workflow,
+                    &branch,
+                    &a.out.join("fetched"),
+                    want,
+                ))?;
+                warn(&skipped);
+                labels.push(label);
+            }
         }
     }
     s.label = labels.join(", ");
     Ok(s)
-}
-
-/// A run's processed results: its per-job `bmk_*` artifacts, else its
-/// aggregate `results_*`, downloaded into `out/fetched`. None: it has
-/// neither.
-fn fetch_run(
-    rt: &tokio::runtime::Runtime,
-    gh: &crate::github::api::GithubApi,
-    id: u64,
-    artifacts: &[serde_json::Value],
-    label: &str,
-    a: &CompareArgs,
-) -> Result<Option<Vec<serde_json::Value>>> {
-    let mut chosen: Vec<&serde_json::Value> = artifacts
-        .iter()
-        .filter(|x| result_artifact(x, "bmk_"))
-        .collect();
-    if chosen.is_empty() {
-        chosen = artifacts
-            .iter()
-            .filter(|x| result_artifact(x, "results_"))
-            .collect();
-    }
-    if chosen.is_empty() {
-        return Ok(None);
-    }
-    let dir = a.out.join("fetched").join(format!("{label}-run-{id}"));
-    rt.block_on(crate::github::fetch::download(gh, id, &chosen, &dir))?;
-    let (results, skipped) = compare::load(&dir)?;
-    warn(&skipped);
-    Ok(Some(results))
-}
-
-/// `--baseline latest`: the newest successful run of the workflow on the
-/// branch that has results, then older ones (of the newest 20) for each
-/// series of `want` it did not measure, since a sweep runs only the configs
-/// its changelog entry names. Returns the label.
-fn latest(s: &mut Side, a: &CompareArgs, api: &mut Api, want: &Side) -> Result<String> {
-    let workflow = a.workflow.clone().or_else(this_workflow).ok_or_else(|| {
-        Error::usage(
-            "--baseline latest needs the workflow whose runs to search: --workflow FILE (e.g. run-sweep.yml), or GITHUB_WORKFLOW_REF",
-        )
-    })?;
-    let (rt, gh) = connect(api)?;
-    let branch = match &a.branch {
-        Some(b) => b.clone(),
-        None => rt.block_on(gh.default_branch())?,
-    };
-    let mut used = Vec::new();
-    for id in rt.block_on(gh.successful_runs(&workflow, &branch))? {
-        let artifacts = rt.block_on(gh.run_artifacts(id))?;
-        // A run without per-job results (a skipped sweep) is passed over.
-        if !artifacts.iter().any(|x| result_artifact(x, "bmk_")) {
-            continue;
-        }
-        let Some(results) = fetch_run(rt, gh, id, &artifacts, "baseline", a)? else {
-            continue;
-        };
-        let added = if used.is_empty() {
-            s.add(&results);
-            true
-        } else {
-            s.fill_from(&results, want) > 0
-        };
-        if added {
-            eprintln!("infmax compare: baseline: run {id} of {workflow} on {branch}");
-            used.push(id.to_string());
-        }
-        if s.covers(want) {
-            break;
-        }
-    }
-    Ok(match used.len() {
-        0 => {
-            eprintln!(
-                "infmax compare: no successful run of {workflow} on {branch} has results; no baseline"
-            );
-            format!("none (no successful run of {workflow} on {branch} has results)")
-        }
-        1 => format!("run {} of {workflow} on {branch}", used[0]),
-        _ => format!(
-            "runs {} of {workflow} on {branch} (the newest with each series)",
-            used.join(", ")
-        ),
-    })
-}
-
-fn result_artifact(x: &serde_json::Value, prefix: &str) -> bool {
-    x["name"].as_str().is_some_and(|n| n.starts_with(prefix))
-        && x["expired"] != serde_json::Value::Bool(true)
 }
 
 /// Compares two sides, writes compare.json, compare.md and the overlay

@@ -174,6 +174,16 @@ fn sim_options(a: &SimArgs) -> Result<crate::sim::SimOptions> {
 }
 
 pub(super) fn exec(a: &SimArgs) -> Result<Written> {
-    crate::sim::run(sim_options(a)?)?;
-    Ok(Written::default())
+    match crate::sim::run(sim_options(a)?)? {
+        crate::sim::Stopped::Signal => Ok(Written::default()),
+        // Exit 1 as a crashed engine would, so a test sees a dead server.
+        crate::sim::Stopped::ExitAfter(n) => {
+            Err(Error::Invalid(vec![crate::diag::Diagnostic::new(
+                "infmax sim",
+                None,
+                "",
+                format!("exiting after {n} completed requests (--exit-after)"),
+            )]))
+        }
+    }
 }

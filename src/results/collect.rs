@@ -3,7 +3,9 @@
 //! (results.md §3).
 
 use super::markdown;
-use super::record::{Parallelism, ProcessedResult, value_text};
+use super::record::{
+    Parallelism, ProcessedResult, is_processed_result, is_result_file_name, value_text,
+};
 use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
 use serde_json::Value;
@@ -83,8 +85,7 @@ pub(crate) struct Collected {
 /// Every processed result (a JSON object from an `agg_*.json` file) under `dir`.
 /// Aggregates (JSON arrays) are skipped; unreadable files are errors.
 pub(crate) fn gather(dir: &Path) -> Result<Collected> {
-    let Found { files, skipped } =
-        find_files(dir, &|n| n.starts_with("agg_") && n.ends_with(".json"))?;
+    let Found { files, skipped } = find_files(dir, &is_result_file_name)?;
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for f in files {
@@ -92,7 +93,7 @@ pub(crate) fn gather(dir: &Path) -> Result<Collected> {
             .map_err(|e| e.to_string())
             .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()));
         match parsed {
-            Ok(v @ Value::Object(_)) if v.get("hw").is_some() => out.push(v),
+            Ok(v) if is_processed_result(&v) => out.push(v),
             Ok(_) => {}
             Err(e) => problems.push(Diagnostic::new(
                 &f.display().to_string(),

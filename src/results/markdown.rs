@@ -11,6 +11,8 @@ pub(crate) fn cell(s: &str) -> String {
         match c {
             '@' => out.push_str("&#64;"),
             ':' if chars.peek() == Some(&'/') => out.push_str("&#58;"),
+            // `www.x.y` links itself too.
+            '.' if out.ends_with("www") || out.ends_with("WWW") => out.push_str("&#46;"),
             '|' => out.push_str("\\|"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -92,6 +94,7 @@ mod tests {
             cell("@octocat see https://evil.example"),
             "&#64;octocat see https&#58;//evil.example"
         );
+        assert_eq!(cell("www.evil.example"), "www&#46;evil.example");
         assert_eq!(cell("tp8 ep1 12:00"), "tp8 ep1 12:00");
     }
 

@@ -85,11 +85,17 @@ impl Vars<'_> {
     }
 }
 
-/// The processed result for one run.
-pub(crate) fn process(run: &Value, env: &JobEnv) -> Result<Value> {
-    let multinode = env
-        .get("IS_MULTINODE")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+/// Whether the job is multi-node: IS_MULTINODE=true, as the seed's
+/// processor reads it (anything else, or unset, is single-node).
+fn is_multinode(env: &JobEnv) -> bool {
+    env.get("IS_MULTINODE")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// The processed result for one run (`source`: where it was read, for
+/// errors).
+pub(crate) fn process(run: &Value, env: &JobEnv, source: &str) -> Result<Value> {
+    let multinode = is_multinode(env);
     let required = required_vars(multinode);
     let missing: Vec<&str> = required
         .iter()
@@ -108,10 +114,10 @@ pub(crate) fn process(run: &Value, env: &JobEnv) -> Result<Value> {
             }
         )));
     }
+    // The run's file is bad input (exit 1), named by the caller.
+    let bad_run = |why: &str| Error::invalid(crate::diag::Diagnostic::new(source, None, "", why));
     let Some(obj) = run.as_object() else {
-        return Err(Error::usage(
-            "result process: the run's result is not a JSON object",
-        ));
+        return Err(bad_run("not a benchmark result: expected a JSON object"));
     };
     let mut v = Vars {
         env,
@@ -162,8 +168,8 @@ pub(crate) fn process(run: &Value, env: &JobEnv) -> Result<Value> {
         )));
     }
     let (Some(total), Some(output)) = (total, output) else {
-        return Err(Error::usage(
-            "result process: the run's result lacks total_token_throughput or output_throughput",
+        return Err(bad_run(
+            "not a benchmark result: total_token_throughput or output_throughput is missing or not a number",
         ));
     };
     let mut latency = Map::new();
@@ -233,9 +239,7 @@ pub(crate) fn gpus_from_name(name: &str) -> Option<(u64, u64)> {
 /// them from the result's name when it has the seed's `_gpus_…` suffix.
 fn env_with_name_gpus(env: &JobEnv, file: &Path) -> JobEnv {
     let mut env = env.clone();
-    let multinode = env
-        .get("IS_MULTINODE")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let multinode = is_multinode(&env);
     let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if let (true, Some((p, d))) = (multinode, gpus_from_name(name)) {
         for (k, n) in [("PREFILL_GPUS", p), ("DECODE_GPUS", d)] {
@@ -267,6 +271,7 @@ pub(crate) fn run(result_file: Option<&Path>, out_dir: &Path, env: &JobEnv) -> R
     process(
         &json!({"total_token_throughput": 1.0, "output_throughput": 1.0}),
         env,
+        "",
     )?;
     let text = fsutil::read_input(&input).map_err(Error::invalid)?;
     let run: Value = serde_json::from_str(&text).map_err(|e| {
@@ -277,7 +282,7 @@ pub(crate) fn run(result_file: Option<&Path>, out_dir: &Path, env: &JobEnv) -> R
             format!("not valid JSON: {e}"),
         ))
     })?;
-    let processed = process(&run, env)?;
+    let processed = process(&run, env, &input.display().to_string())?;
     let out = out_dir.join(format!("agg_{name}.json"));
     let body = serde_json::to_string_pretty(&processed).map_err(|e| Error::env(e.to_string()))?;
     fsutil::atomic_write(&out, body.as_bytes())
@@ -355,7 +360,7 @@ mod tests {
 
     #[test]
     fn single_node_fields() {
-        let r = process(&run_json(), &single_env()).expect("valid");
+        let r = process(&run_json(), &single_env(), "r.json").expect("valid");
         assert_eq!(r["hw"], "b200");
         assert_eq!(r["conc"], 64);
         assert_eq!(r["model"], "org/m");
@@ -399,7 +404,7 @@ mod tests {
             ("DECODE_EP", "32"),
             ("DECODE_DP_ATTN", "true"),
         ]));
-        let r = process(&run_json(), &e).expect("valid");
+        let r = process(&run_json(), &e, "r.json").expect("valid");
         assert_eq!(r["tput_per_gpu"], 200.0);
         assert_eq!(r["output_tput_per_gpu"], 62.5);
         assert_eq!(r["input_tput_per_gpu"], 750.0);
@@ -461,7 +466,7 @@ mod tests {
         let mut e = single_env();
         e.remove("ISL");
         e.remove("TP");
-        let err = process(&run_json(), &e).expect_err("missing");
+        let err = process(&run_json(), &e, "r.json").expect_err("missing");
         assert_eq!(
             err.to_string(),
             "result process: missing environment variables ISL, TP (single-node run); the benchmark job sets them from the matrix entry"
@@ -469,7 +474,7 @@ mod tests {
         let mut e = single_env();
         e.insert("DISAGG".into(), "true".into());
         assert!(
-            process(&run_json(), &e)
+            process(&run_json(), &e, "r.json")
                 .expect_err("disagg")
                 .to_string()
                 .contains("DISAGG=true needs a multi-node run")

@@ -15,8 +15,10 @@ use serde_json::{Map, Value};
 
 /// A processed result. The latency keys (every `X_ms` of the run as `X` in
 /// seconds, and `intvty` beside each `tpot`) are an open-ended map
-/// flattened in place; read back, that map also holds every key this
-/// struct does not name.
+/// flattened in place; read back, that map also holds every key not named
+/// by a field of this struct itself (the parallelism keys too: serde's
+/// untagged flattened enum reads them without taking them), so a record
+/// read back is for reading, not for writing again.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct ProcessedResult {
     /// RUNNER_TYPE.
@@ -176,20 +178,20 @@ fn nan() -> f64 {
 /// Any JSON value as text: a string as it is, null as empty, anything else
 /// as its JSON (`false`, `8`).
 fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => s,
-        Value::Null => String::new(),
-        other => other.to_string(),
-    })
+    Ok(value_text(&Value::deserialize(d)?))
 }
 
 /// A whole number, or a string holding one; None otherwise.
-fn uint<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    Ok(match Value::deserialize(d)? {
+fn uint_of(v: &Value) -> Option<u64> {
+    match v {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
-    })
+    }
+}
+
+fn uint<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(uint_of(&Value::deserialize(d)?))
 }
 
 /// `true`, or the string `"true"` in any case.
@@ -210,7 +212,19 @@ impl ProcessedResult {
     /// Reads a processed result from any JSON object (see the module's
     /// notes); anything else reads as an empty result.
     pub(crate) fn read(v: &Value) -> ProcessedResult {
-        serde_json::from_value(v.clone()).unwrap_or_default()
+        let mut r: ProcessedResult = serde_json::from_value(v.clone()).unwrap_or_default();
+        // Which parallelism a result has is its is_multinode's to say, not
+        // a stray prefill key's; the single-node keys are still at hand in
+        // the map of the keys no field took.
+        if !r.is_multinode && matches!(r.parallelism, Parallelism::Multi { .. }) {
+            let key = |k: &str| r.latency.get(k).cloned().unwrap_or(Value::Null);
+            r.parallelism = Parallelism::Single {
+                tp: uint_of(&key("tp")),
+                ep: uint_of(&key("ep")),
+                dp_attention: value_text(&key("dp_attention")),
+            };
+        }
+        r
     }
 
     /// A latency field in seconds (or tokens/s/user for `*intvty*`); NaN
@@ -266,6 +280,18 @@ impl ProcessedResult {
             self.infmax_model_prefix.clone()
         }
     }
+}
+
+/// A processed result's file name: `agg_*.json` (an aggregate of them is
+/// named so too).
+pub(crate) fn is_result_file_name(name: &str) -> bool {
+    name.starts_with("agg_") && name.ends_with(".json")
+}
+
+/// Whether a JSON value is a processed result (an object with `hw`, which
+/// every writer of them, the seed's included, sets).
+pub(crate) fn is_processed_result(v: &Value) -> bool {
+    v.get("hw").is_some()
 }
 
 /// A JSON value as table text (empty for null).
@@ -333,6 +359,21 @@ mod tests {
         assert_eq!(
             (*prefill_tp, *decode_tp, prefill_dp_attention.as_str()),
             (Some(4), Some(8), "true")
+        );
+        // A stray prefill key does not make a single-node result multi-node.
+        let stray = ProcessedResult::read(&json!({"is_multinode": false, "prefill_tp": null,
+            "tp": 8, "ep": 2, "dp_attention": "true"}));
+        let Parallelism::Single {
+            tp,
+            ep,
+            dp_attention,
+        } = &stray.parallelism
+        else {
+            panic!("single-node: {stray:?}")
+        };
+        assert_eq!(
+            (*tp, *ep, dp_attention.as_str()),
+            (Some(8), Some(2), "true")
         );
         // Not an object: an empty result, not a panic.
         assert_eq!(ProcessedResult::read(&json!([1, 2])).hw, "");

@@ -81,6 +81,9 @@ pub(crate) struct Sim {
     completed: AtomicU64,
     pub(crate) counters: Counters,
     eos_rng: Mutex<StdRng>,
+    /// Told when `exit_after` requests have completed; `serve` then stops
+    /// at once, as a crashed server would.
+    stop: tokio::sync::Notify,
 }
 
 impl Sim {
@@ -101,6 +104,7 @@ impl Sim {
             counters: Counters::default(),
             eos_rng: Mutex::new(StdRng::seed_from_u64(opts.seed)),
             opts,
+            stop: tokio::sync::Notify::new(),
         })
     }
 
@@ -133,15 +137,15 @@ impl Sim {
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
-    /// Called when a request completes; exits the process at `--exit-after`.
-    fn finished_one(&self) {
+    /// Called when a request completes; at `exit_after` it tells `serve`
+    /// to stop (a moment later, so the last response reaches the client).
+    fn finished_one(self: &Arc<Self>) {
         let n = self.completed.fetch_add(1, Relaxed) + 1;
         if self.opts.exit_after == Some(n) {
-            eprintln!("infmax sim: exiting after {n} completed requests (--exit-after)");
-            std::thread::spawn(|| {
-                // Let the last response reach the client.
-                std::thread::sleep(Duration::from_millis(50));
-                std::process::exit(1);
+            let sim = Arc::clone(self);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                sim.stop.notify_one();
             });
         }
     }
@@ -409,8 +413,19 @@ pub(crate) fn router(sim: Arc<Sim>) -> Router {
         .with_state(sim)
 }
 
-/// Binds, announces the address on stderr, and serves until SIGINT/SIGTERM.
-pub(crate) async fn serve(opts: SimOptions) -> Result<()> {
+/// How the simulator stopped.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Stopped {
+    /// SIGINT or SIGTERM: in-flight responses were finished.
+    Signal,
+    /// After this many completed requests (`exit_after`): stopped at once,
+    /// connections cut, as a crashed server.
+    ExitAfter(u64),
+}
+
+/// Binds, announces the address on stderr, and serves until SIGINT/SIGTERM
+/// or `exit_after` completed requests.
+pub(crate) async fn serve(opts: SimOptions) -> Result<Stopped> {
     use axum::serve::ListenerExt;
     let addr = format!("{}:{}", opts.host, opts.port);
     let listener = tokio::net::TcpListener::bind(&addr)
@@ -435,10 +450,16 @@ pub(crate) async fn serve(opts: SimOptions) -> Result<()> {
         // Tokens must leave as soon as they are written.
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router(sim))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| Error::env(format!("infmax sim: server error: {e}")))
+    let exit_after = Arc::clone(&sim);
+    let served = axum::serve(listener, router(sim)).with_graceful_shutdown(shutdown_signal());
+    tokio::select! {
+        r = served => r
+            .map(|()| Stopped::Signal)
+            .map_err(|e| Error::env(format!("infmax sim: server error: {e}"))),
+        () = exit_after.stop.notified() => {
+            Ok(Stopped::ExitAfter(exit_after.completed.load(Relaxed)))
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -464,12 +485,15 @@ async fn shutdown_signal() {
     }
 }
 
-/// Runs the simulator on its own runtime (the `infmax sim` command).
-pub(crate) fn run(opts: SimOptions) -> Result<()> {
+/// Runs the simulator on its own runtime (the `infmax sim` command). The
+/// runtime ends with it: every connection still open is cut.
+pub(crate) fn run(opts: SimOptions) -> Result<Stopped> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(opts.workers.max(1))
         .enable_all()
         .build()
         .map_err(|e| Error::env(format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(serve(opts))
+    let stopped = rt.block_on(serve(opts));
+    rt.shutdown_background();
+    stopped
 }

@@ -11,12 +11,14 @@
 //! from repeated runs when there are some, else from a per-metric default
 //! the user can set.
 //!
-//! `series.rs` reads inputs into series, `curves.rs` reads a metric's
+//! `series.rs` reads inputs into series (`runs.rs` fetches them from
+//! workflow runs), `curves.rs` reads a metric's
 //! changes off two curves, `render.rs` writes the Markdown and charts; the
 //! verdicts and thresholds are here.
 
 mod curves;
 mod render;
+pub(crate) mod runs;
 mod series;
 
 pub(crate) use render::charts;
@@ -286,13 +288,17 @@ fn thresholds(base: &Side, cur: &Side, user: &BTreeMap<Metric, f64>) -> Vec<Thre
                 }
             } else {
                 let rms = (noise.iter().map(|x| x * x).sum::<f64>() / noise.len() as f64).sqrt();
-                let mut value = (3.0 * rms).max(MIN_NOISE_THRESHOLD);
-                if noise.len() < MIN_NOISE_PAIRS {
-                    value = value.max(m.default_threshold().unwrap_or(0.0));
-                }
+                let value = (3.0 * rms).max(MIN_NOISE_THRESHOLD);
+                // Too few pairs: never tighter than the default, and a
+                // metric without one (TTFT) stays unjudged.
+                let value = if noise.len() < MIN_NOISE_PAIRS {
+                    m.default_threshold().map(|d| value.max(d))
+                } else {
+                    Some(value)
+                };
                 Threshold {
                     metric: m,
-                    value: Some(value),
+                    value,
                     source: Source::Repeats { pairs: noise.len() },
                 }
             }

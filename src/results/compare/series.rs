@@ -3,7 +3,9 @@
 //! each with its repeated runs.
 
 use super::super::collect;
-use super::super::record::{Parallelism, Pool, ProcessedResult};
+use super::super::record::{
+    Parallelism, Pool, ProcessedResult, is_processed_result, is_result_file_name,
+};
 use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
 use serde_json::Value;
@@ -207,7 +209,7 @@ pub(crate) fn load(path: &Path) -> Result<(Vec<Value>, Vec<Diagnostic>)> {
         if !results.is_empty() {
             return Ok((results, skipped));
         }
-        let found = collect::find_files(path, &|n| n.starts_with("agg_") && n.ends_with(".json"))?;
+        let found = collect::find_files(path, &is_result_file_name)?;
         let mut out = Vec::new();
         for f in &found.files {
             out.extend(load_file(f)?);
@@ -243,7 +245,7 @@ fn load_file(f: &Path) -> Result<Vec<Value>> {
     };
     let mut bad = Vec::new();
     for (i, r) in items.iter().enumerate() {
-        if r.get("hw").is_none() {
+        if !is_processed_result(r) {
             bad.push(Diagnostic::new(
                 &f.display().to_string(),
                 None,

@@ -247,6 +247,18 @@ fn too_few_repeats_do_not_go_below_the_default() {
         (t.value, t.source),
         (Some(0.05), Source::Repeats { pairs: 1 })
     );
+    // TTFT has no default: from one pair it is not judged at all.
+    let r = compare(
+        &side("b", &rows),
+        &side("c", &curve(1.0, 1.0)),
+        &BTreeMap::new(),
+    );
+    let ttft = r
+        .thresholds
+        .iter()
+        .find(|t| t.metric == Metric::Ttft)
+        .expect("ttft");
+    assert_eq!(ttft.value, None, "{ttft:?}");
     // Three pairs 1% apart say enough: 3 x 1%.
     rows.extend(curve(1.0, 1.01));
     rows.extend(curve(1.0, 1.01));
