@@ -42,14 +42,14 @@ pub(crate) fn locate(spec: &str) -> Result<PathBuf> {
             Ok(f)
         } else {
             Err(Error::usage(format!(
-                "--tokenizer {spec}: the directory has no tokenizer.json"
+                "tokenizer {spec}: the directory has no tokenizer.json"
             )))
         };
     }
     let cache = hub_cache();
     let Some(cache) = cache else {
         return Err(Error::usage(format!(
-            "--tokenizer {spec}: not a path, and no HF cache directory is known (set HF_HUB_CACHE)"
+            "tokenizer {spec}: not a path, and no HF cache directory is known (set HF_HUB_CACHE)"
         )));
     };
     let repo = cache.join(format!("models--{}", spec.replace('/', "--")));
@@ -71,7 +71,7 @@ pub(crate) fn locate(spec: &str) -> Result<PathBuf> {
     candidates.sort();
     candidates.pop().ok_or_else(|| {
         Error::usage(format!(
-            "--tokenizer {spec}: not a file or directory, and no {}/*/tokenizer.json in the HF cache (infmax never downloads; fetch the tokenizer first, e.g. `huggingface-cli download {spec} tokenizer.json`)",
+            "tokenizer {spec}: not a file or directory, and no {}/*/tokenizer.json in the HF cache (infmax never downloads; fetch the tokenizer first, e.g. `huggingface-cli download {spec} tokenizer.json`)",
             snapshots.display()
         ))
     })
@@ -82,7 +82,7 @@ impl Tokenizer {
         let source = locate(spec)?;
         let inner = tokenizers::Tokenizer::from_file(&source).map_err(|e| {
             Error::usage(format!(
-                "--tokenizer {spec}: cannot load {}: {e}",
+                "tokenizer {spec}: cannot load {}: {e}",
                 source.display()
             ))
         })?;

@@ -2,7 +2,7 @@
 //! new ones) and the end-of-run text summary in vLLM's layout.
 
 use super::metrics::{Dist, Metric, RunMetrics};
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -246,6 +246,63 @@ impl<'a> BenchResult<'a> {
     }
 }
 
+/// What `result process` reads of a result file: [`BenchResult`]'s fields
+/// under the names it writes them by, or a vLLM `benchmark_serving.py`
+/// result's (the seed's client), which shares them. Read leniently: a
+/// field missing is None, any JSON type is taken as written, and the
+/// reader judges what it needs.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RunRecord {
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) model_id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) max_concurrency: Option<Value>,
+    /// Tokens per second.
+    #[serde(default)]
+    total_token_throughput: Value,
+    #[serde(default)]
+    output_throughput: Value,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) completed: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) failed: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) aborted: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) client_bound: Option<Value>,
+    /// A `--metadata` pair: `infmax run` marks a scaled-down run with it.
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) scaled_down: Option<Value>,
+    /// Every other key as written, in order: the latency keys among them
+    /// (`{mean,median,std,pNN}_{metric}_ms`, milliseconds).
+    #[serde(flatten)]
+    pub(crate) rest: Map<String, Value>,
+}
+
+/// A key present with any value, null included (a missing key is None).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+impl RunRecord {
+    /// Total (input + output) tokens per second, if a number.
+    pub(crate) fn total_token_throughput(&self) -> Option<f64> {
+        self.total_token_throughput.as_f64()
+    }
+
+    /// Output tokens per second, if a number.
+    pub(crate) fn output_throughput(&self) -> Option<f64> {
+        self.output_throughput.as_f64()
+    }
+
+    /// The latency keys that hold numbers: (`X` of `X_ms`, milliseconds).
+    pub(crate) fn latencies_ms(&self) -> impl Iterator<Item = (&str, f64)> {
+        self.rest
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_suffix("_ms")?, v.as_f64()?)))
+    }
+}
+
 pub(crate) fn to_json(
     info: &RunInfo,
     m: &RunMetrics,
@@ -378,6 +435,85 @@ pub(crate) fn summary(info: &RunInfo, m: &RunMetrics) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_is_written_reads_back() {
+        let m = RunMetrics {
+            completed: 9,
+            failed: 1,
+            total_token_throughput: 1234.5,
+            output_throughput: 234.5,
+            dists: vec![(
+                Metric::Ttft,
+                Dist {
+                    mean: 12.5,
+                    median: 11.0,
+                    std: 1.0,
+                    percentiles: vec![(99.0, 20.0)],
+                    ..Dist::default()
+                },
+            )],
+            ..RunMetrics::default()
+        };
+        let cost = super::super::cost::ClientCost {
+            cpu_seconds: 1.0,
+            cpu_us_per_token: None,
+            cores: 2,
+            cpu_share: 0.1,
+            peak_rss_mb: 50.0,
+            steady_sched_lag_p99_ms: None,
+            bound_by: vec![],
+        };
+        let meta = [("scaled_down".to_string(), "true".to_string())];
+        let info = RunInfo {
+            backend: "openai-chat",
+            model_id: "org/m",
+            tokenizer_id: "org/m",
+            num_prompts: 10,
+            max_concurrency: Some(4),
+            request_rate: f64::INFINITY,
+            burstiness: 1.0,
+            metadata: &meta,
+            aborted: None,
+            num_warmups: 8,
+            cost: &cost,
+        };
+        let v = to_json(&info, &m, "20261204-120000").expect("json");
+        let r: RunRecord = serde_json::from_value(v).expect("reads back");
+        assert_eq!(r.model_id, Some(json!("org/m")));
+        assert_eq!(r.max_concurrency, Some(json!(4)));
+        assert_eq!(
+            (r.total_token_throughput(), r.output_throughput()),
+            (Some(1234.5), Some(234.5))
+        );
+        assert_eq!(
+            (
+                &r.completed,
+                &r.failed,
+                &r.aborted,
+                &r.client_bound,
+                &r.scaled_down
+            ),
+            (
+                &Some(json!(9)),
+                &Some(json!(1)),
+                &Some(json!(false)),
+                &Some(json!(false)),
+                &Some(json!("true"))
+            )
+        );
+        let lat: Vec<(&str, f64)> = r.latencies_ms().collect();
+        assert_eq!(
+            lat,
+            [
+                ("mean_ttft", 12.5),
+                ("median_ttft", 11.0),
+                ("std_ttft", 1.0),
+                ("p99_ttft", 20.0)
+            ],
+            "only the top-level numbers named *_ms, in order"
+        );
+    }
 
     #[test]
     fn percentile_words() {

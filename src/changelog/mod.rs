@@ -8,7 +8,7 @@ use crate::config::{ConfigEntry, MasterConfigs};
 use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
 use crate::fields::{self, Fields, Sink, index};
-use crate::matrix::evals::{self, EvalMode};
+use crate::matrix::eval_marks::{self, EvalMode};
 use crate::matrix::{MatrixEntry, test_config};
 use crate::yaml::{self, Node, Pos, Value};
 use indexmap::IndexMap;
@@ -211,7 +211,7 @@ impl ChangelogMatrix {
             } else {
                 EvalMode::Run
             };
-            for e in evals::apply(list, mode) {
+            for e in eval_marks::apply(list, mode) {
                 let group = if e.is_multinode() {
                     &mut m.multi_node
                 } else {

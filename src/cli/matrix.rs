@@ -9,7 +9,7 @@ use super::values::parse_seq_len;
 use crate::changelog;
 use crate::error::Result;
 use crate::github;
-use crate::matrix::evals::{self, EvalMode};
+use crate::matrix::eval_marks::{self, EvalMode};
 use crate::matrix::full_sweep::FullSweep;
 use crate::matrix::output::MatrixOutput;
 use crate::matrix::runner_model_sweep::RunnerModelSweep;
@@ -276,13 +276,13 @@ fn job_env_cmd(a: &JobEnvArgs) -> Result<()> {
 fn full_sweep(a: &FullSweepArgs) -> Result<MatrixOutput> {
     let (configs, runners) = a.configs.load()?;
     let list = a.filters.to_full_sweep().generate(&configs, &runners)?;
-    Ok(MatrixOutput::List(evals::apply(list, a.evals.mode())))
+    Ok(MatrixOutput::List(eval_marks::apply(list, a.evals.mode())))
 }
 
 fn test_config_cmd(a: &TestConfigArgs) -> Result<MatrixOutput> {
     let (configs, _) = a.configs.load()?;
     let list = test_config::generate(&configs, &a.config_keys, &a.conc)?;
-    Ok(MatrixOutput::List(evals::apply(list, a.evals.mode())))
+    Ok(MatrixOutput::List(eval_marks::apply(list, a.evals.mode())))
 }
 
 fn runner_model_sweep(a: &RunnerModelSweepArgs) -> Result<MatrixOutput> {
@@ -301,7 +301,7 @@ fn runner_model_sweep(a: &RunnerModelSweepArgs) -> Result<MatrixOutput> {
         },
     };
     let list: Vec<MatrixEntry> = s.generate(&configs, &runners)?;
-    Ok(MatrixOutput::List(evals::apply(list, a.evals.mode())))
+    Ok(MatrixOutput::List(eval_marks::apply(list, a.evals.mode())))
 }
 
 fn changelog_cmd(a: &ChangelogArgs) -> Result<MatrixOutput> {

@@ -1,7 +1,7 @@
 //! Job-matrix generation (matrix.md). Each command is its own module and
 //! returns a list of [`MatrixEntry`]; eval marking and output are shared.
 
-pub(crate) mod evals;
+pub(crate) mod eval_marks;
 pub(crate) mod full_sweep;
 pub(crate) mod job_env;
 pub(crate) mod output;

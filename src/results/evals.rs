@@ -5,15 +5,103 @@
 use super::collect::{Found, find_files};
 use super::markdown;
 use crate::error::{Error, Result};
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::path::Path;
+
+/// What a row takes from the job's `meta_env.json` (written by
+/// [`crate::lm_eval::Meta`], or by the seed): copied as written, so a
+/// seed's string `tp` stays a string; a missing field is null.
+#[derive(Debug, Default, Deserialize)]
+struct MetaIn {
+    #[serde(default)]
+    model: Value,
+    #[serde(default)]
+    framework: Value,
+    #[serde(default)]
+    precision: Value,
+    #[serde(default)]
+    spec_decoding: Value,
+    #[serde(default)]
+    tp: Value,
+    #[serde(default)]
+    ep: Value,
+    #[serde(default)]
+    conc: Value,
+    #[serde(default)]
+    dp_attention: Value,
+    #[serde(default)]
+    hw: Value,
+}
+
+/// One eval row of `agg_eval_{name}.json` (results.md §4): each field's
+/// name and type written here once, in the seed's order and types.
+#[derive(Debug, Serialize)]
+pub(crate) struct EvalRow {
+    model: Value,
+    framework: Value,
+    precision: Value,
+    spec_decoding: Value,
+    tp: Value,
+    ep: Value,
+    conc: Value,
+    /// The seed's type: the lower-case string (compat.md §2), whichever
+    /// way meta_env.json has it.
+    dp_attention: Option<String>,
+    /// Upper-case, as the seed's table shows it.
+    hw: String,
+    task: String,
+    /// Fractions (0.9 = 90%) and their standard errors.
+    em_strict: Option<f64>,
+    em_strict_se: Option<f64>,
+    em_flexible: Option<f64>,
+    em_flexible_se: Option<f64>,
+    n_eff: Value,
+    /// The harness file, relative to the collected directory.
+    source: String,
+    score: Option<f64>,
+    /// `em_strict` when there is one, else `accuracy` (compat.md §2).
+    score_name: &'static str,
+    score_se: Option<f64>,
+}
+
+impl EvalRow {
+    fn model(&self) -> &str {
+        self.model.as_str().unwrap_or_default()
+    }
+
+    /// The order of the table: hardware, framework, precision, spec
+    /// decoding, tp, ep, conc, task.
+    fn order(&self, other: &EvalRow) -> std::cmp::Ordering {
+        let s = |v: &Value| {
+            v.as_str()
+                .map(String::from)
+                .unwrap_or_else(|| v.to_string())
+        };
+        let n = |v: &Value| v.as_f64().unwrap_or(0.0);
+        let text = |r: &EvalRow| {
+            (
+                r.hw.clone(),
+                s(&r.framework),
+                s(&r.precision),
+                s(&r.spec_decoding),
+            )
+        };
+        text(self)
+            .cmp(&text(other))
+            .then(n(&self.tp).total_cmp(&n(&other.tp)))
+            .then(n(&self.ep).total_cmp(&n(&other.ep)))
+            .then(n(&self.conc).total_cmp(&n(&other.conc)))
+            .then(self.task.cmp(&other.task))
+    }
+}
 
 fn get_num(results: &Value, key: &str) -> Option<f64> {
     results.get(key).and_then(Value::as_f64)
 }
 
 /// Rows for every task of one harness result file.
-pub(crate) fn rows_from(meta: &Value, harness: &Value, source: &str) -> Vec<Value> {
+fn rows_from(meta: &MetaIn, harness: &Value, source: &str) -> Vec<EvalRow> {
     let mut out = Vec::new();
     let Some(results) = harness["results"].as_object() else {
         return out;
@@ -67,44 +155,31 @@ pub(crate) fn rows_from(meta: &Value, harness: &Value, source: &str) -> Vec<Valu
                 None => (acc, "accuracy", acc_se),
             },
         };
-        let mut r = Map::new();
-        for k in [
-            "model",
-            "framework",
-            "precision",
-            "spec_decoding",
-            "tp",
-            "ep",
-            "conc",
-        ] {
-            r.insert(k.into(), meta.get(k).cloned().unwrap_or(Value::Null));
-        }
-        // The seed's type: the lower-case string, whichever way meta_env.json has it.
-        let dp = match meta.get("dp_attention") {
-            Some(Value::String(s)) => json!(s.to_ascii_lowercase()),
-            Some(Value::Bool(b)) => json!(b.to_string()),
-            Some(Value::Null) | None => Value::Null,
-            Some(other) => json!(other.to_string().to_ascii_lowercase()),
-        };
-        r.insert("dp_attention".into(), dp);
-        r.insert(
-            "hw".into(),
-            json!(meta["hw"].as_str().unwrap_or_default().to_uppercase()),
-        );
-        r.insert("task".into(), json!(task));
-        r.insert("em_strict".into(), json!(strict));
-        r.insert("em_strict_se".into(), json!(strict_se));
-        r.insert("em_flexible".into(), json!(flex));
-        r.insert("em_flexible_se".into(), json!(flex_se));
-        r.insert(
-            "n_eff".into(),
-            harness["n-samples"][task]["effective"].clone(),
-        );
-        r.insert("source".into(), json!(source));
-        r.insert("score".into(), json!(score));
-        r.insert("score_name".into(), json!(score_name));
-        r.insert("score_se".into(), json!(score_se));
-        out.push(Value::Object(r));
+        out.push(EvalRow {
+            model: meta.model.clone(),
+            framework: meta.framework.clone(),
+            precision: meta.precision.clone(),
+            spec_decoding: meta.spec_decoding.clone(),
+            tp: meta.tp.clone(),
+            ep: meta.ep.clone(),
+            conc: meta.conc.clone(),
+            dp_attention: match &meta.dp_attention {
+                Value::Null => None,
+                Value::String(s) => Some(s.to_ascii_lowercase()),
+                other => Some(other.to_string().to_ascii_lowercase()),
+            },
+            hw: meta.hw.as_str().unwrap_or_default().to_uppercase(),
+            task: task.clone(),
+            em_strict: strict,
+            em_strict_se: strict_se,
+            em_flexible: flex,
+            em_flexible_se: flex_se,
+            n_eff: harness["n-samples"][task]["effective"].clone(),
+            source: source.to_string(),
+            score,
+            score_name,
+            score_se,
+        });
     }
     out
 }
@@ -113,7 +188,7 @@ pub(crate) fn rows_from(meta: &Value, harness: &Value, source: &str) -> Vec<Valu
 /// `meta_env.json`) without readable harness results: an eval that did not
 /// finish, which a score floor must not pass.
 pub(crate) struct Gathered {
-    pub(crate) rows: Vec<Value>,
+    pub(crate) rows: Vec<EvalRow>,
     pub(crate) incomplete: Vec<String>,
     /// What the search passed over (see [`find_files`]).
     pub(crate) skipped: Vec<crate::diag::Diagnostic>,
@@ -130,7 +205,7 @@ pub(crate) fn gather(dir: &Path) -> Result<Gathered> {
     let mut incomplete = Vec::new();
     for meta_path in metas {
         let folder = meta_path.parent().unwrap_or(dir);
-        let meta: Value = std::fs::read_to_string(&meta_path)
+        let meta: MetaIn = std::fs::read_to_string(&meta_path)
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok())
             .ok_or_else(|| {
@@ -186,35 +261,7 @@ pub(crate) fn gather(dir: &Path) -> Result<Gathered> {
             );
         }
     }
-    let key = |r: &Value| {
-        let s = |k: &str| {
-            r[k].as_str()
-                .map(String::from)
-                .unwrap_or_else(|| r[k].to_string())
-        };
-        let n = |k: &str| r[k].as_f64().unwrap_or(0.0);
-        (
-            s("hw"),
-            s("framework"),
-            s("precision"),
-            s("spec_decoding"),
-            n("tp"),
-            n("ep"),
-            n("conc"),
-            s("task"),
-        )
-    };
-    rows.sort_by(|a, b| {
-        let (ka, kb) = (key(a), key(b));
-        ka.0.cmp(&kb.0)
-            .then(ka.1.cmp(&kb.1))
-            .then(ka.2.cmp(&kb.2))
-            .then(ka.3.cmp(&kb.3))
-            .then(ka.4.total_cmp(&kb.4))
-            .then(ka.5.total_cmp(&kb.5))
-            .then(ka.6.total_cmp(&kb.6))
-            .then(ka.7.cmp(&kb.7))
-    });
+    rows.sort_by(EvalRow::order);
     skipped.sort_by(|a, b| a.file.cmp(&b.file));
     skipped.dedup_by(|a, b| a.file == b.file);
     Ok(Gathered {
@@ -224,8 +271,8 @@ pub(crate) fn gather(dir: &Path) -> Result<Gathered> {
     })
 }
 
-fn pct(v: &Value, se: &Value) -> String {
-    match (v.as_f64(), se.as_f64()) {
+fn pct(v: Option<f64>, se: Option<f64>) -> String {
+    match (v, se) {
         (Some(x), Some(e)) => format!("{:.2}% ±{:.2}%", x * 100.0, e * 100.0),
         (Some(x), None) => format!("{:.2}%", x * 100.0),
         _ => "N/A".into(),
@@ -240,7 +287,7 @@ fn text(v: &Value) -> String {
     }
 }
 
-pub(crate) fn table(rows: &[Value]) -> String {
+pub(crate) fn table(rows: &[EvalRow]) -> String {
     if rows.is_empty() {
         return "No eval results found.\n".into();
     }
@@ -264,20 +311,20 @@ pub(crate) fn table(rows: &[Value]) -> String {
         .iter()
         .map(|r| {
             vec![
-                text(&r["model"]),
-                text(&r["hw"]),
-                text(&r["framework"]),
-                text(&r["precision"]),
-                text(&r["spec_decoding"]),
-                text(&r["tp"]),
-                text(&r["ep"]),
-                text(&r["conc"]),
-                text(&r["dp_attention"]),
-                text(&r["task"]),
-                pct(&r["score"], &r["score_se"]),
-                pct(&r["em_strict"], &r["em_strict_se"]),
-                pct(&r["em_flexible"], &r["em_flexible_se"]),
-                text(&r["n_eff"]),
+                text(&r.model),
+                r.hw.clone(),
+                text(&r.framework),
+                text(&r.precision),
+                text(&r.spec_decoding),
+                text(&r.tp),
+                text(&r.ep),
+                text(&r.conc),
+                r.dp_attention.clone().unwrap_or_else(|| "N/A".into()),
+                r.task.clone(),
+                pct(r.score, r.score_se),
+                pct(r.em_strict, r.em_strict_se),
+                pct(r.em_flexible, r.em_flexible_se),
+                text(&r.n_eff),
             ]
         })
         .collect();
@@ -287,7 +334,7 @@ pub(crate) fn table(rows: &[Value]) -> String {
 /// Rows below their minimum score. Thresholds: YAML `task: min` or
 /// `task: {default: min, MODEL: min}`; scores are fractions (0.9 = 90%).
 pub(crate) fn below_thresholds(
-    rows: &[Value],
+    rows: &[EvalRow],
     thresholds_yaml: &str,
     file: &str,
 ) -> Result<Vec<String>> {
@@ -300,11 +347,7 @@ pub(crate) fn below_thresholds(
     // Fail closed: a floor with no result to judge is not met.
     let mut out: Vec<String> = parsed
         .keys()
-        .filter(|task| {
-            !rows
-                .iter()
-                .any(|r| r["task"].as_str() == Some(task.as_str()))
-        })
+        .filter(|task| !rows.iter().any(|r| &r.task == *task))
         .map(|task| {
             format!(
                 "{task}: no eval result found (missing or unreadable results cannot pass a floor)"
@@ -312,9 +355,9 @@ pub(crate) fn below_thresholds(
         })
         .collect();
     for r in rows {
-        let task = r["task"].as_str().unwrap_or_default();
+        let task = &r.task;
         let Some(t) = parsed.get(task) else { continue };
-        let model = r["model"].as_str().unwrap_or_default();
+        let model = r.model();
         let floor = match t {
             Value::Number(n) => n.as_f64(),
             Value::Object(m) => m
@@ -328,15 +371,15 @@ pub(crate) fn below_thresholds(
             }
         };
         let Some(floor) = floor else { continue };
-        match r["score"].as_f64() {
+        match r.score {
             Some(s) if s >= floor => {}
             s => out.push(format!(
                 "{task} on {model} ({} {} {} tp{} conc{}): score {} below the minimum {:.2}%",
-                text(&r["hw"]),
-                text(&r["framework"]),
-                text(&r["precision"]),
-                text(&r["tp"]),
-                text(&r["conc"]),
+                r.hw,
+                text(&r.framework),
+                text(&r.precision),
+                text(&r.tp),
+                text(&r.conc),
                 s.map_or("N/A".into(), |x| format!("{:.2}%", x * 100.0)),
                 floor * 100.0
             )),
@@ -348,6 +391,18 @@ pub(crate) fn below_thresholds(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn rows_of(meta: &Value, source: &str) -> Vec<EvalRow> {
+        let meta: MetaIn = serde_json::from_value(meta.clone()).expect("meta");
+        rows_from(&meta, &harness(), source)
+    }
+
+    fn as_json(rows: &[EvalRow]) -> Vec<Value> {
+        rows.iter()
+            .map(|r| serde_json::to_value(r).expect("row"))
+            .collect()
+    }
 
     fn harness() -> Value {
         json!({
@@ -369,7 +424,7 @@ mod tests {
 
     #[test]
     fn strict_flexible_and_accuracy() {
-        let rows = rows_from(&meta(), &harness(), "x/results.json");
+        let rows = as_json(&rows_of(&meta(), "x/results.json"));
         let gsm = rows.iter().find(|r| r["task"] == "gsm8k").expect("gsm8k");
         assert_eq!(
             (gsm["em_strict"].as_f64(), gsm["em_flexible"].as_f64()),
@@ -380,6 +435,35 @@ mod tests {
             (Some(0.9), Some("em_strict"))
         );
         assert_eq!(gsm["n_eff"], 1319);
+        let keys: Vec<&str> = gsm
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            keys,
+            [
+                "model",
+                "framework",
+                "precision",
+                "spec_decoding",
+                "tp",
+                "ep",
+                "conc",
+                "dp_attention",
+                "hw",
+                "task",
+                "em_strict",
+                "em_strict_se",
+                "em_flexible",
+                "em_flexible_se",
+                "n_eff",
+                "source",
+                "score",
+                "score_name",
+                "score_se"
+            ],
+            "the seed's fields, in its order"
+        );
         assert_eq!(gsm["hw"], "B200");
         let mmlu = rows.iter().find(|r| r["task"] == "mmlu").expect("mmlu");
         assert_eq!(
@@ -393,8 +477,8 @@ mod tests {
         );
         let mut upper = meta();
         upper["dp_attention"] = json!("True");
-        let rows = rows_from(&upper, &harness(), "x/results.json");
-        assert_eq!(rows[0]["dp_attention"], "true", "lower-cased");
+        let rows = rows_of(&upper, "x/results.json");
+        assert_eq!(as_json(&rows)[0]["dp_attention"], "true", "lower-cased");
         let t = table(&rows);
         assert!(
             t.contains("| 90.00% ±1.00% | 90.00% ±1.00% | 92.00% ±1.10% | 1319 |"),
@@ -405,7 +489,7 @@ mod tests {
 
     #[test]
     fn thresholds() {
-        let rows = rows_from(&meta(), &harness(), "s");
+        let rows = rows_of(&meta(), "s");
         assert!(
             below_thresholds(&rows, "gsm8k: 0.85\n", "t.yaml")
                 .expect("ok")

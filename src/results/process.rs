@@ -2,9 +2,11 @@
 //! environment -> `agg_{RESULT_FILENAME}.json` (results.md §2).
 
 use super::record::{Parallelism, ProcessedResult};
+use crate::bench::result::RunRecord;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::matrix::job_env::JobEnv;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 
@@ -116,16 +118,17 @@ pub(crate) fn process(run: &Value, env: &JobEnv, source: &str) -> Result<Value> 
     }
     // The run's file is bad input (exit 1), named by the caller.
     let bad_run = |why: &str| Error::invalid(crate::diag::Diagnostic::new(source, None, "", why));
-    let Some(obj) = run.as_object() else {
+    if !run.is_object() {
         return Err(bad_run("not a benchmark result: expected a JSON object"));
-    };
+    }
+    let run = RunRecord::deserialize(run)
+        .map_err(|e| bad_run(&format!("not a benchmark result: {e}")))?;
     let mut v = Vars {
         env,
         problems: Vec::new(),
     };
-    let num = |k: &str| obj.get(k).and_then(Value::as_f64);
-    let total = num("total_token_throughput");
-    let output = num("output_throughput");
+    let total = run.total_token_throughput();
+    let output = run.output_throughput();
     let disagg = v.boolean("DISAGG");
     if disagg && !multinode {
         v.problems
@@ -173,26 +176,22 @@ pub(crate) fn process(run: &Value, env: &JobEnv, source: &str) -> Result<Value> 
         ));
     };
     let mut latency = Map::new();
-    for (k, val) in obj {
-        let Some(x) = val.as_f64() else { continue };
-        if let Some(base) = k.strip_suffix("_ms") {
-            latency.insert(base.to_string(), json!(x / 1000.0));
-            if base.contains("tpot") {
-                let intvty = if x > 0.0 {
-                    json!(1000.0 / x)
-                } else {
-                    Value::Null
-                };
-                latency.insert(base.replace("tpot", "intvty"), intvty);
-            }
+    for (base, x) in run.latencies_ms() {
+        latency.insert(base.to_string(), json!(x / 1000.0));
+        if base.contains("tpot") {
+            let intvty = if x > 0.0 {
+                json!(1000.0 / x)
+            } else {
+                Value::Null
+            };
+            latency.insert(base.replace("tpot", "intvty"), intvty);
         }
     }
-    let copied = |k: &str| obj.get(k).cloned();
     let r = ProcessedResult {
         hw: v.str("RUNNER_TYPE"),
-        conc: copied("max_concurrency").unwrap_or(Value::Null),
+        conc: run.max_concurrency.unwrap_or(Value::Null),
         image: v.str("IMAGE"),
-        model: copied("model_id").unwrap_or(Value::Null),
+        model: run.model_id.unwrap_or(Value::Null),
         infmax_model_prefix: v.str("MODEL_PREFIX"),
         framework: v.str("FRAMEWORK"),
         precision: v.str("PRECISION"),
@@ -206,11 +205,11 @@ pub(crate) fn process(run: &Value, env: &JobEnv, source: &str) -> Result<Value> 
         output_tput_per_gpu: output / out_gpus as f64,
         input_tput_per_gpu: (total - output) / in_gpus as f64,
         latency,
-        completed: copied("completed"),
-        failed: copied("failed"),
-        aborted: copied("aborted"),
-        scaled_down: copied("scaled_down"),
-        client_bound: copied("client_bound"),
+        completed: run.completed,
+        failed: run.failed,
+        aborted: run.aborted,
+        scaled_down: run.scaled_down,
+        client_bound: run.client_bound,
     };
     serde_json::to_value(r).map_err(|e| Error::env(format!("cannot encode the result: {e}")))
 }
