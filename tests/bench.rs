@@ -803,19 +803,19 @@ fn extreme_numbers_are_usage_errors() {
         ),
         (
             &["--burstiness", "1e-300"][..],
-            "error: --burstiness 1e-300: expected a number from 0.001 to 1000\n",
+            "error: invalid value '1e-300' for '--burstiness <BURSTINESS>': expected a number from 0.001 to 1000\n\nFor more information, try '--help'.\n",
         ),
         (
             &["--num-prompts", "100000000000"][..],
-            "error: --num-prompts 100000000000: at most 10000000\n",
+            "error: invalid value '100000000000' for '--num-prompts <NUM_PROMPTS>': expected a whole number from 1 to 10000000\n\nFor more information, try '--help'.\n",
         ),
         (
             &["--random-input-len", "4000000000"][..],
-            "error: --random-input-len 4000000000: at most 16777216\n",
+            "error: invalid value '4000000000' for '--random-input-len <RANDOM_INPUT_LEN>': expected a whole number from 0 to 16777216\n\nFor more information, try '--help'.\n",
         ),
         (
             &["--max-concurrency", "99999999999"][..],
-            "error: --max-concurrency 99999999999: at most 1000000\n",
+            "error: invalid value '99999999999' for '--max-concurrency <MAX_CONCURRENCY>': expected a whole number from 1 to 1000000\n\nFor more information, try '--help'.\n",
         ),
     ] {
         let mut all = vec![

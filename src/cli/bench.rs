@@ -16,6 +16,9 @@ pub(super) enum BenchCommand {
     Serve(Box<BenchServeArgs>),
 }
 
+/// Tokens a random prompt or output may have at most (16 Mi).
+const MAX_LEN: u64 = 16_777_216;
+
 #[derive(Args, Debug)]
 pub(super) struct BenchServeArgs {
     /// API flavour: vllm, sglang, openai, trt (completions endpoint) or openai-chat (chat endpoint).
@@ -44,21 +47,21 @@ pub(super) struct BenchServeArgs {
     #[arg(long)]
     prompt_token_ids: bool,
     /// Dataset: only `random` is supported.
-    #[arg(long, default_value = "random")]
+    #[arg(long, default_value = "random", value_parser = super::values::dataset)]
     dataset_name: String,
-    #[arg(long, default_value_t = 1024, env = "INFMAX_BENCH_INPUT_LEN")]
+    #[arg(long, default_value_t = 1024, value_parser = super::values::whole::<u32>(0, MAX_LEN), env = "INFMAX_BENCH_INPUT_LEN")]
     random_input_len: u32,
-    #[arg(long, default_value_t = 128, env = "INFMAX_BENCH_OUTPUT_LEN")]
+    #[arg(long, default_value_t = 128, value_parser = super::values::whole::<u32>(0, MAX_LEN), env = "INFMAX_BENCH_OUTPUT_LEN")]
     random_output_len: u32,
     /// Lengths are uniform in [floor(ratio*L), L]; 1 means exactly L [default:
     /// 1, or the protocol's 0.8]
-    #[arg(long, env = "INFMAX_BENCH_RANGE_RATIO")]
+    #[arg(long, value_parser = super::values::number(0.0, 1.0), env = "INFMAX_BENCH_RANGE_RATIO")]
     random_range_ratio: Option<f64>,
     /// Tokens of a prefix shared by every prompt, added to the input length.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::values::whole::<u32>(0, MAX_LEN))]
     random_prefix_len: u32,
     /// [default: 1000, or the protocol's 10 x --max-concurrency]
-    #[arg(long, env = "INFMAX_BENCH_NUM_PROMPTS")]
+    #[arg(long, value_parser = super::values::whole::<usize>(1, 10_000_000), env = "INFMAX_BENCH_NUM_PROMPTS")]
     num_prompts: Option<usize>,
     /// Take request rate, warm-ups (2 x C), ignore-eos, percentile metrics
     /// and percentiles (and the defaults of range ratio and prompt count)
@@ -72,16 +75,16 @@ pub(super) struct BenchServeArgs {
     )]
     protocol: Option<String>,
     /// Requests in flight at most.
-    #[arg(long, env = "INFMAX_BENCH_MAX_CONCURRENCY")]
+    #[arg(long, value_parser = super::values::whole::<usize>(1, 1_000_000), env = "INFMAX_BENCH_MAX_CONCURRENCY")]
     max_concurrency: Option<usize>,
     /// Requests per second, or `inf` to send all at once.
     #[arg(long, default_value = "inf", value_parser = super::values::request_rate, env = "INFMAX_BENCH_REQUEST_RATE")]
     request_rate: f64,
     /// Gamma shape of inter-arrival times (1 = Poisson; higher is more regular).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::values::number(1e-3, 1e3))]
     burstiness: f64,
     /// Requests sent (under the same cap) before measuring, excluded from every metric.
-    #[arg(long, default_value_t = 0, env = "INFMAX_BENCH_NUM_WARMUPS")]
+    #[arg(long, default_value_t = 0, value_parser = super::values::whole::<usize>(0, 10_000_000), env = "INFMAX_BENCH_NUM_WARMUPS")]
     num_warmups: usize,
     /// Ask the server to ignore end-of-sequence (exact output lengths).
     #[arg(long, env = "INFMAX_BENCH_IGNORE_EOS")]
@@ -134,19 +137,13 @@ pub(super) struct BenchServeArgs {
     #[arg(long, default_value_t = 3600.0, env = "INFMAX_BENCH_REQUEST_TIMEOUT")]
     request_timeout: f64,
     /// Exit 4 (after writing the result) when more than this fraction of requests failed.
-    #[arg(long, default_value_t = 0.05, env = "INFMAX_BENCH_MAX_FAILURE_RATE")]
+    #[arg(long, default_value_t = 0.05, value_parser = super::values::number(0.0, 1.0), env = "INFMAX_BENCH_MAX_FAILURE_RATE")]
     max_failure_rate: f64,
 }
 
 fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
     use crate::bench::{dataset::DatasetSpec, progress};
     let backend = a.backend;
-    if a.dataset_name != "random" {
-        return Err(Error::usage(format!(
-            "--dataset-name {}: only `random` is supported",
-            a.dataset_name
-        )));
-    }
     let chat = backend == Backend::OpenaiChat || a.use_chat_template;
     let endpoint = a.endpoint.clone().unwrap_or_else(|| {
         if chat {
@@ -166,55 +163,6 @@ fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
         .unwrap_or_else(|| format!("http://{}:{}", a.host, a.port))
         .trim_end_matches('/')
         .to_string();
-    if !(1e-3..=1e3).contains(&a.burstiness) {
-        return Err(Error::usage(format!(
-            "--burstiness {:?}: expected a number from 0.001 to 1000",
-            a.burstiness
-        )));
-    }
-    // Sizes the client allocates for up front: refused here, not by an abort.
-    for (flag, v, max) in [
-        (
-            "--num-prompts",
-            a.num_prompts.unwrap_or(1) as u64,
-            10_000_000,
-        ),
-        (
-            "--max-concurrency",
-            a.max_concurrency.unwrap_or(1) as u64,
-            1_000_000,
-        ),
-        ("--num-warmups", a.num_warmups as u64, 10_000_000),
-        (
-            "--random-input-len",
-            u64::from(a.random_input_len),
-            16_777_216,
-        ),
-        (
-            "--random-output-len",
-            u64::from(a.random_output_len),
-            16_777_216,
-        ),
-        (
-            "--random-prefix-len",
-            u64::from(a.random_prefix_len),
-            16_777_216,
-        ),
-    ] {
-        if v > max {
-            return Err(Error::usage(format!("{flag} {v}: at most {max}")));
-        }
-    }
-    if let Some(r) = a.random_range_ratio.filter(|r| !(0.0..=1.0).contains(r)) {
-        return Err(Error::usage(format!(
-            "--random-range-ratio {r}: expected 0 to 1"
-        )));
-    }
-    if a.num_prompts == Some(0) || a.max_concurrency == Some(0) {
-        return Err(Error::usage(
-            "--num-prompts and --max-concurrency must be at least 1",
-        ));
-    }
     let result_path = a.save_result.then(|| {
         let name = a.result_filename.clone().unwrap_or_else(|| {
             let model = a.model.rsplit('/').next().unwrap_or(&a.model);
@@ -239,12 +187,6 @@ fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
         return Err(Error::usage(format!(
             "result file {}: no control characters (from --result-filename, or --model's last part)",
             p.display().to_string().escape_debug()
-        )));
-    }
-    if !(0.0..=1.0).contains(&a.max_failure_rate) {
-        return Err(Error::usage(format!(
-            "--max-failure-rate {}: expected 0 to 1",
-            a.max_failure_rate
         )));
     }
     Ok(crate::bench::BenchOptions {

@@ -54,6 +54,44 @@ pub(super) fn request_rate(s: &str) -> std::result::Result<f64, String> {
     }
 }
 
+/// A whole number from `min` to `max` (sizes the client allocates for up
+/// front are refused here, not by an abort mid-run).
+pub(super) fn whole<T: TryFrom<u64> + Clone + Send + Sync + 'static>(
+    min: u64,
+    max: u64,
+) -> impl Fn(&str) -> std::result::Result<T, String> + Clone + Send + Sync + 'static {
+    move |s| {
+        s.trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|v| (min..=max).contains(v))
+            .and_then(|v| T::try_from(v).ok())
+            .ok_or_else(|| format!("expected a whole number from {min} to {max}"))
+    }
+}
+
+/// A number from `min` to `max`.
+pub(super) fn number(
+    min: f64,
+    max: f64,
+) -> impl Fn(&str) -> std::result::Result<f64, String> + Clone + Send + Sync + 'static {
+    move |s| {
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| (min..=max).contains(v))
+            .ok_or_else(|| format!("expected a number from {min} to {max}"))
+    }
+}
+
+/// `--dataset-name`: the seed's client's name for the one dataset infmax has.
+pub(super) fn dataset(s: &str) -> std::result::Result<String, String> {
+    match s.trim() {
+        "random" => Ok("random".into()),
+        _ => Err("only `random` is supported".into()),
+    }
+}
+
 // The comma lists take an empty item (`ttft,tpot,`) as nothing, as the
 // seed's benchmark client and infmax always have: None, dropped by the
 // command.
