@@ -272,6 +272,7 @@ fn bench_one(
             range_ratio: 1.0,
             prefix_len: 0,
             seed: 0,
+            prep: crate::bench::dataset::Prep::Auto,
         },
         max_concurrency: Some(conc as usize),
         request_rate: f64::INFINITY,

@@ -172,9 +172,36 @@ fn exact_input_length_with_a_tokenizer_matches_the_server_count() {
         f(rec, "tokenizer_total") - f(rec, "usage_total"),
         "{rec}"
     );
+    // Assembled from single-token words, after a full encode of 4 agreed.
+    let prep = &r["prompt_preparation"];
+    assert_eq!(
+        (&prep["method"], &prep["checked_prompts"]),
+        (&serde_json::json!("assembled"), &serde_json::json!(4)),
+        "{prep}"
+    );
+    assert_eq!(
+        f(prep, "prompt_tokens"),
+        (f(fp, "realised_mean") * 24.0).round()
+    );
+    assert!(stderr.contains("Prompt preparation (s):"), "{stderr}");
     // Deterministic for a seed: a second run sends the same prompts.
     let (_, again, _) = bench(&sim, dir.path(), &args);
     assert_eq!(again["input_lens_fingerprint"], r["input_lens_fingerprint"]);
+    // Every prompt encoded instead, on request: as exact, and said.
+    let mut encode = args.to_vec();
+    encode.extend(["--prompt-prep", "encode"]);
+    let (code, enc, stderr) = bench(&sim, dir.path(), &encode);
+    assert_eq!(code, Some(0), "{stderr}");
+    let efp = &enc["input_lens_fingerprint"];
+    assert_eq!(
+        (
+            &efp["mismatched_prompts"],
+            &efp["server_prompt_tokens_mean"]
+        ),
+        (&serde_json::json!(0), &efp["realised_mean"]),
+        "{efp}"
+    );
+    assert_eq!(enc["prompt_preparation"]["method"], "encoded");
 }
 
 #[test]

@@ -235,7 +235,10 @@ pub(crate) fn run(opts: &BenchOptions) -> Result<Outcome> {
             other => other,
         })?)
     };
-    let prompts = dataset::build(&opts.dataset, tokenizer.as_ref()).map_err(|e| match e {
+    let dataset::Prepared {
+        prompts,
+        preparation,
+    } = dataset::build(&opts.dataset, tokenizer.as_ref()).map_err(|e| match e {
         Error::Usage(m) => Error::usage(format!("{m} ({})", opts.token_ids_hint)),
         other => other,
     })?;
@@ -309,6 +312,7 @@ pub(crate) fn run(opts: &BenchOptions) -> Result<Outcome> {
         aborted: aborted.as_deref(),
         num_warmups: opts.num_warmups,
         cost: &cost,
+        preparation: &preparation,
     };
     let result = result::to_json(&info, &m, &result::local_timestamp())
         .map_err(|e| Error::env(format!("cannot encode the result: {e}")))?;

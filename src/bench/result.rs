@@ -19,6 +19,7 @@ pub(crate) struct RunInfo<'a> {
     pub(crate) aborted: Option<&'a str>,
     pub(crate) num_warmups: usize,
     pub(crate) cost: &'a super::cost::ClientCost,
+    pub(crate) preparation: &'a super::dataset::Preparation,
 }
 
 /// `YYYYMMDD-HHMMSS` in local time.
@@ -121,6 +122,8 @@ pub(crate) struct BenchResult<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     output_tokens_reconciliation: Option<Reconciliation>,
     input_lens_fingerprint: InputFingerprint,
+    /// How the prompts were made, and what it cost.
+    prompt_preparation: &'a super::dataset::Preparation,
     aborted: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     abort_reason: Option<&'a str>,
@@ -237,6 +240,7 @@ impl<'a> BenchResult<'a> {
                 server_prompt_tokens_min: server.map(|s| s.1),
                 server_prompt_tokens_max: server.map(|s| s.2),
             },
+            prompt_preparation: info.preparation,
             aborted: info.aborted.is_some(),
             abort_reason: info.aborted,
             client_cost: info.cost,
@@ -416,6 +420,17 @@ pub(crate) fn summary(info: &RunInfo, m: &RunMetrics) -> String {
         "Client peak RSS (MB):",
         format!("{:.1}", c.peak_rss_mb),
     );
+    let p = info.preparation;
+    line(
+        &mut o,
+        "Prompt preparation (s):",
+        format!(
+            "{:.2} ({}, {:.2} M tokens per CPU-second)",
+            p.seconds,
+            p.method,
+            p.prompt_tokens as f64 / p.cpu_seconds.max(1e-9) / 1e6
+        ),
+    );
     for why in &c.bound_by {
         o.push_str(&format!(
             "warning: client-bound: {why}; these numbers may be the client's, not the server's\n"
@@ -477,6 +492,15 @@ mod tests {
             aborted: None,
             num_warmups: 8,
             cost: &cost,
+            preparation: &super::super::dataset::Preparation {
+                method: "token_ids",
+                checked_prompts: 0,
+                fallback_reason: None,
+                prompt_tokens: 100,
+                seconds: 0.01,
+                cpu_seconds: 0.01,
+                threads: 1,
+            },
         };
         let v = to_json(&info, &m, "20261204-120000").expect("json");
         let r: RunRecord = serde_json::from_value(v).expect("reads back");

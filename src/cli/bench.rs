@@ -5,6 +5,7 @@ use super::Written;
 use super::output::stdout;
 use super::values::positive_secs;
 use crate::bench::Backend;
+use crate::bench::dataset::Prep;
 use crate::bench::metrics::Metric;
 use crate::error::{Error, Result};
 use clap::{Args, Subcommand};
@@ -112,6 +113,11 @@ pub(super) struct BenchServeArgs {
     goodput: Vec<(Metric, f64)>,
     #[arg(long, default_value_t = 0, env = "INFMAX_BENCH_SEED")]
     seed: u64,
+    /// How text prompts are made: `auto` assembles them from words the
+    /// tokenizer proves to be one token each, after checking a sample
+    /// against full encodes (else encodes); `encode` encodes every prompt.
+    #[arg(long, value_enum, default_value_t = Prep::Auto, env = "INFMAX_BENCH_PROMPT_PREP")]
+    prompt_prep: Prep,
     /// Write the result JSON.
     #[arg(long, env = "INFMAX_BENCH_SAVE_RESULT")]
     save_result: bool,
@@ -143,6 +149,7 @@ pub(super) struct BenchServeArgs {
 
 fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
     use crate::bench::{dataset::DatasetSpec, progress};
+
     let backend = a.backend;
     let chat = backend == Backend::OpenaiChat || a.use_chat_template;
     let endpoint = a.endpoint.clone().unwrap_or_else(|| {
@@ -205,6 +212,7 @@ fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
             range_ratio: a.random_range_ratio.unwrap_or(1.0),
             prefix_len: a.random_prefix_len,
             seed: a.seed,
+            prep: a.prompt_prep,
         },
         max_concurrency: a.max_concurrency,
         request_rate: a.request_rate,
