@@ -14,8 +14,15 @@ const SYLLABLES: [&str; 24] = [
     "ho", "ix", "ja", "ul", "wyn", "pre", "str", "ing", "ed",
 ];
 
-/// Writes `dir/tokenizer.json` and returns its path.
+/// Writes `dir/tokenizer.json` and returns its path: a 600-entry vocabulary.
 pub fn write(dir: &Path) -> PathBuf {
+    write_sized(dir, 600, 400, 3)
+}
+
+/// Writes `dir/tokenizer.json` trained to `vocab` entries on `lines` lines
+/// of 30 words of 1 to `syllables` syllables (`benches/prompt_prep.py`
+/// makes a 32k one with `examples/bench_tokenizer.rs`).
+pub fn write_sized(dir: &Path, vocab: usize, lines: usize, syllables: u64) -> PathBuf {
     let mut state: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = move || {
         state ^= state << 13;
@@ -23,11 +30,11 @@ pub fn write(dir: &Path) -> PathBuf {
         state ^= state << 17;
         state
     };
-    let corpus: Vec<String> = (0..400)
+    let corpus: Vec<String> = (0..lines)
         .map(|_| {
             (0..30)
                 .map(|_| {
-                    let n = 1 + (next() % 3) as usize;
+                    let n = 1 + (next() % syllables) as usize;
                     (0..n)
                         .map(|_| SYLLABLES[(next() % SYLLABLES.len() as u64) as usize])
                         .collect::<String>()
@@ -49,7 +56,7 @@ pub fn write(dir: &Path) -> PathBuf {
     .build()
     .expect("tokenizer builds");
     let mut trainer = BpeTrainerBuilder::new()
-        .vocab_size(600)
+        .vocab_size(vocab)
         .show_progress(false)
         .initial_alphabet(
             ByteLevel::alphabet()
