@@ -2,7 +2,6 @@
 //! not a terminal, one plain line every few seconds.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,21 +9,6 @@ pub(crate) enum Mode {
     Bar,
     Lines,
     Off,
-}
-
-impl Mode {
-    /// Bar on an interactive terminal, lines in CI (`GITHUB_ACTIONS=true`,
-    /// `CI=true`) or when stderr is redirected; off with `--disable-tqdm`.
-    pub(crate) fn detect(disabled: bool) -> Mode {
-        let ci = crate::diag::in_github_actions() || std::env::var("CI").is_ok_and(|x| x == "true");
-        if disabled {
-            Mode::Off
-        } else if ci || !std::io::stderr().is_terminal() {
-            Mode::Lines
-        } else {
-            Mode::Bar
-        }
-    }
 }
 
 pub(crate) struct Progress {

@@ -147,8 +147,23 @@ pub(super) struct BenchServeArgs {
     max_failure_rate: f64,
 }
 
+/// Bar on an interactive terminal, lines in CI (`GITHUB_ACTIONS=true`,
+/// `CI=true`) or when stderr is redirected; off with `--disable-tqdm`.
+fn progress_mode(disabled: bool) -> crate::bench::progress::Mode {
+    use crate::bench::progress::Mode;
+    use std::io::IsTerminal;
+    let ci = crate::diag::in_github_actions() || std::env::var("CI").is_ok_and(|x| x == "true");
+    if disabled {
+        Mode::Off
+    } else if ci || !std::io::stderr().is_terminal() {
+        Mode::Lines
+    } else {
+        Mode::Bar
+    }
+}
+
 fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
-    use crate::bench::{dataset::DatasetSpec, progress};
+    use crate::bench::dataset::DatasetSpec;
 
     let backend = a.backend;
     let chat = backend == Backend::OpenaiChat || a.use_chat_template;
@@ -224,7 +239,7 @@ fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
         goodput: a.goodput.clone(),
         result_path,
         metadata: a.metadata.clone(),
-        progress: progress::Mode::detect(a.disable_tqdm),
+        progress: progress_mode(a.disable_tqdm),
         progress_every: std::time::Duration::from_secs(5),
         server_pid: a.server_pid,
         request_timeout: positive_secs("--request-timeout", a.request_timeout)?,
