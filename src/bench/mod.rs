@@ -26,7 +26,6 @@ use crate::tokenizer::Tokenizer;
 use dataset::{DatasetSpec, Prompt, PromptBody};
 use metrics::{Metric, RunMetrics, Settings};
 use request::{ErrorKind, Failure, RequestRecord};
-use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -178,31 +177,114 @@ pub(crate) fn process_alive(pid: u32) -> bool {
     }
 }
 
-fn request_body(opts: &BenchOptions, p: &Prompt) -> Result<bytes::Bytes> {
+/// A request as the server reads it. Borrowed: the prompt is written
+/// straight into the body, not copied through a JSON value first.
+#[derive(serde::Serialize)]
+struct RequestJson<'a> {
+    model: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    messages: Option<[Message<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt: Option<PromptJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u32>,
+    max_tokens: u32,
+    stream: bool,
+    stream_options: StreamOptions,
+    temperature: f64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    ignore_eos: bool,
+}
+
+#[derive(serde::Serialize)]
+struct Message<'a> {
+    role: &'static str,
+    content: &'a str,
+}
+
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum PromptJson<'a> {
+    Text(&'a str),
+    TokenIds(&'a [u32]),
+}
+
+#[derive(serde::Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+fn request_body(opts: &BenchOptions, prompt: &PromptBody, output_len: u32) -> Result<bytes::Bytes> {
     let model = opts.served_model_name.as_deref().unwrap_or(&opts.model);
-    let mut body = if opts.chat {
-        let PromptBody::Text(text) = &p.body else {
+    let (messages, prompt, max_completion_tokens) = match (opts.chat, prompt) {
+        (true, PromptBody::Text(text)) => (
+            Some([Message {
+                role: "user",
+                content: text,
+            }]),
+            None,
+            Some(output_len),
+        ),
+        (true, PromptBody::TokenIds(_)) => {
             return Err(Error::usage(
                 "token-id prompts need the completions endpoint, not the chat endpoint",
             ));
-        };
-        json!({"model": model, "messages": [{"role": "user", "content": text}], "max_completion_tokens": p.output_len, "max_tokens": p.output_len})
-    } else {
-        let prompt = match &p.body {
-            PromptBody::Text(t) => json!(t),
-            PromptBody::TokenIds(ids) => json!(ids),
-        };
-        json!({"model": model, "prompt": prompt, "max_tokens": p.output_len})
+        }
+        (false, PromptBody::Text(t)) => (None, Some(PromptJson::Text(t)), None),
+        (false, PromptBody::TokenIds(ids)) => (None, Some(PromptJson::TokenIds(ids)), None),
     };
-    body["stream"] = json!(true);
-    body["stream_options"] = json!({"include_usage": true});
-    body["temperature"] = json!(0.0);
-    if opts.ignore_eos {
-        body["ignore_eos"] = json!(true);
-    }
+    let body = RequestJson {
+        model,
+        messages,
+        prompt,
+        max_completion_tokens,
+        max_tokens: output_len,
+        stream: true,
+        stream_options: StreamOptions {
+            include_usage: true,
+        },
+        temperature: 0.0,
+        ignore_eos: opts.ignore_eos,
+    };
     serde_json::to_vec(&body)
         .map(bytes::Bytes::from)
         .map_err(|e| Error::env(format!("cannot encode a request: {e}")))
+}
+
+/// One request to send: its lengths, for its record, and its body.
+struct Work {
+    prompt_len: u32,
+    target_len: u32,
+    output_len: u32,
+    body: Body,
+}
+
+/// A request body made ahead (the first burst, warm-ups), or from its
+/// prompt when the request is next to leave: the bodies of a run are never
+/// all in memory beside their prompts.
+enum Body {
+    Ready(bytes::Bytes),
+    Later(PromptBody),
+}
+
+impl Work {
+    fn ready(opts: &BenchOptions, p: &Prompt) -> Result<Work> {
+        Ok(Work {
+            prompt_len: p.prompt_len,
+            target_len: p.target_len,
+            output_len: p.output_len,
+            body: Body::Ready(request_body(opts, &p.body, p.output_len)?),
+        })
+    }
+
+    fn later(p: Prompt) -> Work {
+        Work {
+            prompt_len: p.prompt_len,
+            target_len: p.target_len,
+            output_len: p.output_len,
+            body: Body::Later(p.body),
+        }
+    }
 }
 
 fn clients() -> Result<request::Clients> {
@@ -242,12 +324,14 @@ pub(crate) fn run(opts: &BenchOptions) -> Result<Outcome> {
         Error::Usage(m) => Error::usage(format!("{m} ({})", opts.token_ids_hint)),
         other => other,
     })?;
-    let bodies = prompts
-        .iter()
-        .map(|p| request_body(opts, p))
-        .collect::<Result<Vec<_>>>()?;
+    let num_prompts = prompts.len();
+    // A body that cannot be made is the configuration's fault (token ids
+    // to the chat endpoint): said before anything is sent.
+    if let Some(p) = prompts.first() {
+        request_body(opts, &p.body, p.output_len)?;
+    }
     let arrivals = arrival::offsets(
-        prompts.len(),
+        num_prompts,
         opts.request_rate,
         opts.burstiness,
         opts.dataset.seed,
@@ -264,7 +348,7 @@ pub(crate) fn run(opts: &BenchOptions) -> Result<Outcome> {
     .build()
     .map_err(|e| Error::env(format!("cannot start the async runtime: {e}")))?;
     let (records, duration, max_in_flight, aborted, cpu) =
-        rt.block_on(drive(opts, &prompts, bodies, arrivals))?;
+        rt.block_on(drive(opts, prompts, arrivals))?;
     let settings = Settings {
         metrics: &opts.metrics,
         percentiles: &opts.percentiles,
@@ -304,7 +388,7 @@ pub(crate) fn run(opts: &BenchOptions) -> Result<Outcome> {
         backend: opts.backend.name(),
         model_id: &opts.model,
         tokenizer_id: &tokenizer_id,
-        num_prompts: prompts.len(),
+        num_prompts,
         max_concurrency: opts.max_concurrency,
         request_rate: opts.request_rate,
         burstiness: opts.burstiness,
@@ -346,8 +430,7 @@ type Driven = (
 
 async fn drive(
     opts: &BenchOptions,
-    prompts: &[Prompt],
-    bodies: Vec<bytes::Bytes>,
+    prompts: Vec<Prompt>,
     arrivals: Vec<Duration>,
 ) -> Result<Driven> {
     let clients = clients()?;
@@ -395,20 +478,18 @@ async fn drive(
         }
         while set.join_next().await.is_some() {}
     }
-    if opts.num_warmups > 0 {
-        let warm: Vec<(usize, bytes::Bytes)> = (0..opts.num_warmups)
-            .map(|i| (i % bodies.len(), bodies[i % bodies.len()].clone()))
-            .collect();
+    if opts.num_warmups > 0 && !prompts.is_empty() {
+        let warm = (0..opts.num_warmups)
+            .map(|i| Work::ready(opts, &prompts[i % prompts.len()]))
+            .collect::<Result<Vec<_>>>()?;
         let zero = vec![Duration::ZERO; warm.len()];
-        let warm_prompts: Vec<&Prompt> = warm.iter().map(|(i, _)| &prompts[*i]).collect();
         let mut prog =
             progress::Progress::new(progress::Mode::Off, warm.len(), opts.progress_every);
         phase(
             &clients,
             &url,
             opts,
-            &warm_prompts,
-            warm.into_iter().map(|(_, b)| b).collect(),
+            warm,
             zero,
             cap,
             abort_rx.clone(),
@@ -416,16 +497,27 @@ async fn drive(
         )
         .await;
     }
-    let all: Vec<&Prompt> = prompts.iter().collect();
+    // The first burst (up to the cap) leaves at once: its bodies are made
+    // now; every later one from its prompt as it is next to leave.
     let mut prog = progress::Progress::new(opts.progress, prompts.len(), opts.progress_every);
+    let work = prompts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            if i < cap {
+                Work::ready(opts, &p)
+            } else {
+                Ok(Work::later(p))
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
     let cpu0 = cost::cpu_time();
     let start = Instant::now();
     let (records, max_in_flight) = phase(
         &clients,
         &url,
         opts,
-        &all,
-        bodies,
+        work,
         arrivals,
         cap,
         abort_rx.clone(),
@@ -468,32 +560,35 @@ async fn phase(
     client: &request::Clients,
     url: &Arc<str>,
     opts: &BenchOptions,
-    prompts: &[&Prompt],
-    bodies: Vec<bytes::Bytes>,
+    work: Vec<Work>,
     arrivals: Vec<Duration>,
     cap: usize,
     mut abort: watch::Receiver<Option<String>>,
     prog: &mut progress::Progress,
 ) -> (Vec<RequestRecord>, usize) {
-    let n = bodies.len();
+    let n = work.len();
     let sem = Arc::new(Semaphore::new(cap));
     let (tx, mut rx) = mpsc::unbounded_channel::<RequestRecord>();
     let in_flight = Arc::new(AtomicUsize::new(0));
     let peak = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
-    let templates: Vec<RequestRecord> = prompts
-        .iter()
+    let pending: Vec<(RequestRecord, Body)> = work
+        .into_iter()
         .zip(&arrivals)
         .enumerate()
-        .map(|(index, (p, at))| RequestRecord {
-            index,
-            scheduled: *at,
-            prompt_len: p.prompt_len,
-            target_len: p.target_len,
-            max_tokens: p.output_len,
-            ..Default::default()
+        .map(|(index, (w, at))| {
+            let rec = RequestRecord {
+                index,
+                scheduled: *at,
+                prompt_len: w.prompt_len,
+                target_len: w.target_len,
+                max_tokens: w.output_len,
+                ..Default::default()
+            };
+            (rec, w.body)
         })
         .collect();
+    let opts = Arc::new(opts.clone());
     let dispatcher = {
         let (client, url, sem, tx) = (
             client.clone(),
@@ -504,8 +599,19 @@ async fn phase(
         let (in_flight, peak) = (Arc::clone(&in_flight), Arc::clone(&peak));
         let timeout = opts.request_timeout;
         tokio::spawn(async move {
-            let mut pending = templates.into_iter().zip(bodies);
+            let mut pending = pending.into_iter();
             for (mut rec, body) in pending.by_ref() {
+                // Made before the wait: ready when its turn comes.
+                let body = match body {
+                    Body::Ready(b) => b,
+                    Body::Later(p) => match request_body(&opts, &p, rec.max_tokens) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            let _ = tx.send(internal_failure(rec, &e.to_string()));
+                            continue;
+                        }
+                    },
+                };
                 let due = start + rec.scheduled;
                 let permit = tokio::select! {
                     biased;
