@@ -99,7 +99,7 @@ def run(conc, args):
 
 def run_floor(conc, args):
     with simulator(args) as url:
-        out, cpu, _ = run_client(
+        out, cpu, rss = run_client(
             [FLOOR, url.split("://")[1], str(conc), str(args.waves), str(args.input_len), str(args.output_len)])
         r = json.loads(out)
         truth = get(url + "/sim/stats")
@@ -108,6 +108,7 @@ def run_floor(conc, args):
         "output_tok_s": r["tokens"] / r["wall_s"],
         "pct_of_ideal": 100.0 * r["tokens"] / r["wall_s"] / ideal_tok_s(conc, args),
         "client_cpu_us_per_token": 1e6 * cpu / max(r["tokens"], 1),
+        "client_peak_rss_mb": rss,
     }
 
 
@@ -136,7 +137,7 @@ def main():
             f = run_floor(c, args)
             print(f"| {c} floor | {f['ttft_client_ms']:.2f} / {f['ttft_true_ms']:.2f} | | "
                   f"{f['output_tok_s']:.0f} ({f['pct_of_ideal']:.1f}%) | "
-                  f"{f['client_cpu_us_per_token']:.2f} | | | |", flush=True)
+                  f"{f['client_cpu_us_per_token']:.2f} | {f['client_peak_rss_mb']:.0f} | | |", flush=True)
 
 
 if __name__ == "__main__":
