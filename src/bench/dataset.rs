@@ -47,7 +47,28 @@ pub(crate) enum Prep {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum PromptBody {
     Text(String),
-    TokenIds(Vec<u32>),
+    TokenIds(TokenIds),
+}
+
+/// A token-id prompt, made from its own generator when it is sent (the
+/// same ids every time): a run holds the shared prefix and a few numbers
+/// per prompt, not every prompt's ids.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TokenIds {
+    prefix: std::sync::Arc<[u32]>,
+    seed: u64,
+    index: u64,
+    len: u32,
+}
+
+impl TokenIds {
+    pub(crate) fn ids(&self) -> Vec<u32> {
+        let mut r = prompt_rng(self.seed, self.index);
+        let mut ids = Vec::with_capacity(self.prefix.len() + self.len as usize);
+        ids.extend_from_slice(&self.prefix);
+        ids.extend((0..self.len).map(|_| r.random_range(ID_RANGE)));
+        ids
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -275,17 +296,23 @@ pub(crate) fn build(spec: &DatasetSpec, tokenizer: Option<&Tokenizer>) -> Result
     };
     let (prompts, method, checked, fallback_reason) = match tokenizer {
         None => {
-            let prefix: Vec<u32> = (0..spec.prefix_len)
+            let prefix: std::sync::Arc<[u32]> = (0..spec.prefix_len)
                 .map(|_| rng.random_range(ID_RANGE))
                 .collect();
-            let prompts = par_map(lens.len(), |i| {
-                let (input, output) = lens[i];
-                let mut r = prompt_rng(spec.seed, i as u64);
-                let mut ids = prefix.clone();
-                ids.extend((0..input).map(|_| r.random_range(ID_RANGE)));
-                let n = u32::try_from(ids.len()).unwrap_or(u32::MAX);
-                Ok(prompt(PromptBody::TokenIds(ids), n, n, output))
-            })?;
+            let prompts = lens
+                .iter()
+                .enumerate()
+                .map(|(i, &(input, output))| {
+                    let n = spec.prefix_len.saturating_add(input);
+                    let ids = TokenIds {
+                        prefix: prefix.clone(),
+                        seed: spec.seed,
+                        index: i as u64,
+                        len: input,
+                    };
+                    prompt(PromptBody::TokenIds(ids), n, n, output)
+                })
+                .collect();
             (prompts, "token_ids", 0, None)
         }
         Some(tok) => {
@@ -332,7 +359,12 @@ pub(crate) fn build(spec: &DatasetSpec, tokenizer: Option<&Tokenizer>) -> Result
         prompt_tokens: prompts.iter().map(|p| u64::from(p.prompt_len)).sum(),
         seconds: t0.elapsed().as_secs_f64(),
         cpu_seconds: super::cost::cpu_time().saturating_sub(cpu0).as_secs_f64(),
-        threads: threads().min(prompts.len().max(1)),
+        // Token ids are made as each request leaves, not here.
+        threads: if method == "token_ids" {
+            1
+        } else {
+            threads().min(prompts.len().max(1))
+        },
     };
     Ok(Prepared {
         prompts,
@@ -448,13 +480,23 @@ mod tests {
             prep: Prep::Auto,
         };
         let p = build(&spec, None).expect("builds").prompts;
-        let ids: Vec<&Vec<u32>> = p
+        let ids: Vec<Vec<u32>> = p
             .iter()
             .map(|p| match &p.body {
-                PromptBody::TokenIds(i) => i,
+                PromptBody::TokenIds(i) => i.ids(),
                 PromptBody::Text(_) => panic!("ids"),
             })
             .collect();
+        assert_eq!(
+            ids,
+            p.iter()
+                .map(|p| match &p.body {
+                    PromptBody::TokenIds(i) => i.ids(),
+                    PromptBody::Text(_) => panic!("ids"),
+                })
+                .collect::<Vec<_>>(),
+            "the same ids each time they are made"
+        );
         assert!(ids.iter().all(|i| i.len() == 9 && i[..4] == ids[0][..4]));
         assert!(ids[0][4..] != ids[1][4..]);
     }

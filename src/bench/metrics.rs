@@ -237,7 +237,7 @@ pub(crate) fn compute(
         if let Some(v) = tpot_ms {
             tpot.push(v);
         }
-        itl.extend(r.itl.iter().map(|d| ms(*d)));
+        itl.extend(r.itl.iter().map(|v| f64::from(*v)));
         let meets = s.goodput.iter().all(|(metric, slo)| match metric {
             Metric::Ttft => t_ms <= *slo,
             Metric::Tpot => tpot_ms.unwrap_or(0.0) <= *slo,
@@ -315,8 +315,8 @@ mod tests {
 
     fn rec(ttft_ms: u64, itl_ms: &[u64], usage: Option<u32>, chunks: u32) -> RequestRecord {
         let t0 = Instant::now();
-        let itl: Vec<Duration> = itl_ms.iter().map(|v| Duration::from_millis(*v)).collect();
-        let e2el = Duration::from_millis(ttft_ms) + itl.iter().sum::<Duration>();
+        let itl: Vec<f32> = itl_ms.iter().map(|v| *v as f32).collect();
+        let e2el = Duration::from_millis(ttft_ms + itl_ms.iter().sum::<u64>());
         RequestRecord {
             ready: Some(t0),
             sent: Some(t0),

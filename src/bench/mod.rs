@@ -215,6 +215,10 @@ struct StreamOptions {
 }
 
 fn request_body(opts: &BenchOptions, prompt: &PromptBody, output_len: u32) -> Result<bytes::Bytes> {
+    let ids = match prompt {
+        PromptBody::TokenIds(t) => t.ids(),
+        PromptBody::Text(_) => Vec::new(),
+    };
     let model = opts.served_model_name.as_deref().unwrap_or(&opts.model);
     let (messages, prompt, max_completion_tokens) = match (opts.chat, prompt) {
         (true, PromptBody::Text(text)) => (
@@ -231,7 +235,7 @@ fn request_body(opts: &BenchOptions, prompt: &PromptBody, output_len: u32) -> Re
             ));
         }
         (false, PromptBody::Text(t)) => (None, Some(PromptJson::Text(t)), None),
-        (false, PromptBody::TokenIds(ids)) => (None, Some(PromptJson::TokenIds(ids)), None),
+        (false, PromptBody::TokenIds(_)) => (None, Some(PromptJson::TokenIds(&ids)), None),
     };
     let body = RequestJson {
         model,

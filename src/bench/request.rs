@@ -69,8 +69,10 @@ pub(crate) struct RequestRecord {
     pub(crate) max_tokens: u32,
     /// Time to the first token-bearing chunk, from `sent`.
     pub(crate) ttft: Option<Duration>,
-    /// Gaps between consecutive token-bearing chunks.
-    pub(crate) itl: Vec<Duration>,
+    /// Gaps between consecutive token-bearing chunks, in milliseconds
+    /// (f32: 4 bytes a token, relative precision 6e-8; a run keeps one per
+    /// token streamed).
+    pub(crate) itl: Vec<f32>,
     /// Time to the last token-bearing chunk, from `sent`.
     pub(crate) e2el: Option<Duration>,
     pub(crate) finished_at: Option<Instant>,
@@ -365,7 +367,7 @@ pub(crate) async fn run(
             if answer.is_some() || reasoning.is_some() {
                 match last {
                     None => rec.ttft = Some(now - sent),
-                    Some(prev) => rec.itl.push(now - prev),
+                    Some(prev) => rec.itl.push((now - prev).as_secs_f64() as f32 * 1e3),
                 }
                 last = Some(now);
                 if let Some(r) = reasoning {
