@@ -13,6 +13,10 @@
 //! where the check fails (another pre-tokenizer, a normaliser), every
 //! prompt is made by the verified encode-and-correct path instead, and the
 //! result says so (`prompt_preparation`).
+//!
+//! Long (about 430 lines before its tests): both ways of making a prompt,
+//! the check that chooses between them and what it cost are one decision,
+//! read best in one place.
 
 use crate::error::{Error, Result};
 use crate::tokenizer::Tokenizer;

@@ -5,12 +5,13 @@
 //! Workers (one task per request) report a record per request over a
 //! channel; one collector aggregates. The I/O path does I/O and timestamps.
 //!
-//! Long (about 600 lines before its tests) because the run's lifecycle -
+//! Long (about 630 lines before its tests) because the run's lifecycle -
 //! warm-ups, the measured requests, the server-death watch, the abort that
 //! keeps what was measured - is one sequence, read best top to bottom; the
 //! parts that stand alone are its submodules.
 
 pub(crate) mod arrival;
+mod body;
 pub(crate) mod cost;
 pub(crate) mod dataset;
 pub(crate) mod metrics;
@@ -23,7 +24,8 @@ pub(crate) mod sse;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::tokenizer::Tokenizer;
-use dataset::{DatasetSpec, Prompt, PromptBody};
+use body::{Body, Work, request_body};
+use dataset::{DatasetSpec, Prompt};
 use metrics::{Metric, RunMetrics, Settings};
 use request::{ErrorKind, Failure, RequestRecord};
 use std::path::PathBuf;
@@ -173,120 +175,6 @@ pub(crate) fn process_alive(pid: u32) -> bool {
             // SAFETY: kill with signal 0 only checks for existence.
             let pid = libc::pid_t::try_from(pid).unwrap_or(libc::pid_t::MAX);
             unsafe { libc::kill(pid, 0) == 0 }
-        }
-    }
-}
-
-/// A request as the server reads it. Borrowed: the prompt is written
-/// straight into the body, not copied through a JSON value first.
-#[derive(serde::Serialize)]
-struct RequestJson<'a> {
-    model: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    messages: Option<[Message<'a>; 1]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    prompt: Option<PromptJson<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_completion_tokens: Option<u32>,
-    max_tokens: u32,
-    stream: bool,
-    stream_options: StreamOptions,
-    temperature: f64,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    ignore_eos: bool,
-}
-
-#[derive(serde::Serialize)]
-struct Message<'a> {
-    role: &'static str,
-    content: &'a str,
-}
-
-#[derive(serde::Serialize)]
-#[serde(untagged)]
-enum PromptJson<'a> {
-    Text(&'a str),
-    TokenIds(&'a [u32]),
-}
-
-#[derive(serde::Serialize)]
-struct StreamOptions {
-    include_usage: bool,
-}
-
-fn request_body(opts: &BenchOptions, prompt: &PromptBody, output_len: u32) -> Result<bytes::Bytes> {
-    let ids = match prompt {
-        PromptBody::TokenIds(t) => t.ids(),
-        PromptBody::Text(_) => Vec::new(),
-    };
-    let model = opts.served_model_name.as_deref().unwrap_or(&opts.model);
-    let (messages, prompt, max_completion_tokens) = match (opts.chat, prompt) {
-        (true, PromptBody::Text(text)) => (
-            Some([Message {
-                role: "user",
-                content: text,
-            }]),
-            None,
-            Some(output_len),
-        ),
-        (true, PromptBody::TokenIds(_)) => {
-            return Err(Error::usage(
-                "token-id prompts need the completions endpoint, not the chat endpoint",
-            ));
-        }
-        (false, PromptBody::Text(t)) => (None, Some(PromptJson::Text(t)), None),
-        (false, PromptBody::TokenIds(_)) => (None, Some(PromptJson::TokenIds(&ids)), None),
-    };
-    let body = RequestJson {
-        model,
-        messages,
-        prompt,
-        max_completion_tokens,
-        max_tokens: output_len,
-        stream: true,
-        stream_options: StreamOptions {
-            include_usage: true,
-        },
-        temperature: 0.0,
-        ignore_eos: opts.ignore_eos,
-    };
-    serde_json::to_vec(&body)
-        .map(bytes::Bytes::from)
-        .map_err(|e| Error::env(format!("cannot encode a request: {e}")))
-}
-
-/// One request to send: its lengths, for its record, and its body.
-struct Work {
-    prompt_len: u32,
-    target_len: u32,
-    output_len: u32,
-    body: Body,
-}
-
-/// A request body made ahead (the first burst, warm-ups), or from its
-/// prompt when the request is next to leave: the bodies of a run are never
-/// all in memory beside their prompts.
-enum Body {
-    Ready(bytes::Bytes),
-    Later(PromptBody),
-}
-
-impl Work {
-    fn ready(opts: &BenchOptions, p: &Prompt) -> Result<Work> {
-        Ok(Work {
-            prompt_len: p.prompt_len,
-            target_len: p.target_len,
-            output_len: p.output_len,
-            body: Body::Ready(request_body(opts, &p.body, p.output_len)?),
-        })
-    }
-
-    fn later(p: Prompt) -> Work {
-        Work {
-            prompt_len: p.prompt_len,
-            target_len: p.target_len,
-            output_len: p.output_len,
-            body: Body::Later(p.body),
         }
     }
 }

@@ -1,5 +1,10 @@
 //! The result file (results.md §1, vLLM's `benchmark_serving.py` keys plus
 //! new ones) and the end-of-run text summary in vLLM's layout.
+//!
+//! Long (about 450 lines before its tests) because the writer
+//! ([`BenchResult`]), its reader ([`RunRecord`]) and the summary printing
+//! the same fields belong beside each other: a field renamed is renamed
+//! here once.
 
 use super::metrics::{Dist, Metric, RunMetrics};
 use serde::{Deserialize, Deserializer, Serialize};

@@ -39,7 +39,7 @@ pub(super) fn exec(a: &ReportArgs) -> Result<Written> {
                     .filter(|p| {
                         p.file_name()
                             .and_then(|n| n.to_str())
-                            .is_some_and(|n| n.starts_with("compare_") && n.ends_with(".svg"))
+                            .is_some_and(crate::results::compare::is_chart_name)
                     })
                     .collect();
                 names.sort();

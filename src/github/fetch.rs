@@ -30,6 +30,35 @@ pub(crate) fn select_artifacts<'a>(
     Ok(chosen)
 }
 
+/// A run's processed results among its artifacts: the per-job `bmk_*`
+/// ones, else the aggregate `results_*` (compat.md §3 names), live ones
+/// only; empty when it has neither.
+pub(crate) fn result_artifacts(artifacts: &[serde_json::Value]) -> Vec<&serde_json::Value> {
+    let per_job = per_job_results(artifacts);
+    if per_job.is_empty() {
+        live(artifacts, "results_")
+    } else {
+        per_job
+    }
+}
+
+/// The live per-job result artifacts (`bmk_*`) of a run.
+pub(crate) fn per_job_results(artifacts: &[serde_json::Value]) -> Vec<&serde_json::Value> {
+    live(artifacts, "bmk_")
+}
+
+fn live<'a>(artifacts: &'a [serde_json::Value], prefix: &str) -> Vec<&'a serde_json::Value> {
+    artifacts
+        .iter()
+        .filter(|x| x["name"].as_str().is_some_and(|n| n.starts_with(prefix)) && !expired(x))
+        .collect()
+}
+
+/// Whether the API lists the artifact as expired (its files are gone).
+fn expired(x: &serde_json::Value) -> bool {
+    x["expired"] == serde_json::Value::Bool(true)
+}
+
 /// The artifacts' names, for a message ("(none)" when there are none).
 pub(crate) fn names(artifacts: &[serde_json::Value]) -> String {
     let names: Vec<&str> = artifacts
@@ -56,7 +85,7 @@ pub(crate) async fn download(
     for x in chosen {
         let name = x["name"].as_str().unwrap_or("artifact");
         let dir = out.join(crate::fsutil::safe_file_name(name));
-        if x["expired"] == serde_json::Value::Bool(true) {
+        if expired(x) {
             eprintln!(
                 "infmax: artifact {} of run {run_id} has expired; skipped",
                 name.escape_debug()

@@ -18,6 +18,7 @@
 
 mod curves;
 mod render;
+pub(crate) use render::is_chart_name;
 pub(crate) mod runs;
 mod series;
 

@@ -138,6 +138,14 @@ impl Comparison {
     }
 }
 
+/// How every overlay chart's file name starts (`report` picks them up by it).
+pub(crate) const CHART_PREFIX: &str = "compare_";
+
+/// Whether `name` is an overlay chart's file name.
+pub(crate) fn is_chart_name(name: &str) -> bool {
+    name.starts_with(CHART_PREFIX) && name.ends_with(".svg")
+}
+
 /// Overlay charts, one per (model, ISL/OSL): each series' baseline dashed,
 /// its current run solid, in the same colour. Returns (file name, SVG).
 pub(crate) fn charts(base: &Side, cur: &Side) -> Vec<(String, String)> {
@@ -168,7 +176,7 @@ pub(crate) fn charts(base: &Side, cur: &Side) -> Vec<(String, String)> {
         .into_iter()
         .map(|((model, seq), lines)| {
             (
-                names.next(&format!("compare_{model}_{seq}"), ".svg"),
+                names.next(&format!("{CHART_PREFIX}{model}_{seq}"), ".svg"),
                 report::svg_lines(
                     &format!("{model} {seq}: baseline (dashed) vs current (solid)"),
                     &lines,

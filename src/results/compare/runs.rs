@@ -13,11 +13,6 @@ use std::path::Path;
 /// Runs `latest` downloads at most, looking for the series it lacks.
 const MAX_RUNS_DOWNLOADED: usize = 10;
 
-/// Whether an artifact of the listing is a live one named `prefix…`.
-fn live(x: &Value, prefix: &str) -> bool {
-    x["name"].as_str().is_some_and(|n| n.starts_with(prefix)) && x["expired"] != Value::Bool(true)
-}
-
 /// A run's processed results: its per-job `bmk_*` artifacts, else its
 /// aggregate `results_*`, downloaded into `dir`, and what was passed over
 /// reading them. None: it has neither.
@@ -27,10 +22,7 @@ pub(crate) async fn fetch_run(
     artifacts: &[Value],
     dir: &Path,
 ) -> Result<Option<(Vec<Value>, Vec<Diagnostic>)>> {
-    let mut chosen: Vec<&Value> = artifacts.iter().filter(|x| live(x, "bmk_")).collect();
-    if chosen.is_empty() {
-        chosen = artifacts.iter().filter(|x| live(x, "results_")).collect();
-    }
+    let chosen = fetch::result_artifacts(artifacts);
     if chosen.is_empty() {
         return Ok(None);
     }
@@ -67,7 +59,7 @@ pub(crate) async fn latest(
         let fetched = async {
             let artifacts = gh.run_artifacts(id).await?;
             // A run without per-job results (a skipped sweep) is passed over.
-            if !artifacts.iter().any(|x| live(x, "bmk_")) {
+            if fetch::per_job_results(&artifacts).is_empty() {
                 return Ok(None);
             }
             downloaded += 1;
