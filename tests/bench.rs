@@ -818,11 +818,11 @@ fn extreme_numbers_are_usage_errors() {
     for (args, message) in [
         (
             &["--request-timeout", "1e20"][..],
-            "error: --request-timeout 1e20: expected a number of seconds > 0 and at most 1e7\n",
+            "error: invalid value '1e20' for '--request-timeout <REQUEST_TIMEOUT>': expected a number of seconds > 0 and at most 1e7\n\nFor more information, try '--help'.\n",
         ),
         (
             &["--request-timeout", "NaN"][..],
-            "error: --request-timeout NaN: expected a number of seconds > 0 and at most 1e7\n",
+            "error: invalid value 'NaN' for '--request-timeout <REQUEST_TIMEOUT>': expected a number of seconds > 0 and at most 1e7\n\nFor more information, try '--help'.\n",
         ),
         (
             &["--request-rate", "1e-300"][..],

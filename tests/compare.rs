@@ -242,7 +242,7 @@ fn compare_errors_name_what_to_fix() {
                 "tput",
             ],
             2,
-            "error: --threshold tput: no `=`; expected METRIC=PERCENT with METRIC one of tput, intvty, ttft, tpot, e.g. tput=3%\n",
+            "error: invalid value 'tput' for '--threshold <METRIC=PCT>...': no `=`; expected METRIC=PERCENT with METRIC one of tput, intvty, ttft, tpot, e.g. tput=3%\n\nFor more information, try '--help'.\n",
         ),
         (
             vec![
@@ -254,7 +254,7 @@ fn compare_errors_name_what_to_fix() {
                 "speed=3%",
             ],
             2,
-            "error: --threshold speed=3%: unknown metric; expected METRIC=PERCENT with METRIC one of tput, intvty, ttft, tpot, e.g. tput=3%\n",
+            "error: invalid value 'speed=3%' for '--threshold <METRIC=PCT>...': unknown metric; expected METRIC=PERCENT with METRIC one of tput, intvty, ttft, tpot, e.g. tput=3%\n\nFor more information, try '--help'.\n",
         ),
         (
             vec!["--baseline", "nowhere", "--current", "r.json"],

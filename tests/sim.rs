@@ -438,7 +438,7 @@ fn bad_arguments() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: --preset tpu-v9: unknown; presets: h100, h200, b200, gb200, mi300x, mi325x, mi355x\n"
+        "error: invalid value 'tpu-v9' for '--preset <PRESET>': unknown; presets: h100, h200, b200, gb200, mi300x, mi325x, mi355x\n\nFor more information, try '--help'.\n"
     );
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_infmax"))
         .args(["sim", "--fault-500", "2"])

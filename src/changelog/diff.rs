@@ -15,8 +15,13 @@ pub(crate) struct Diff {
     pub(crate) notes: Vec<String>,
 }
 
+/// Makes the GitHub API client when a ref is missing from the local clone
+/// (None: not configured). The command supplies it (from the environment);
+/// it is called only when needed.
+pub(crate) type Github<'a> = &'a dyn Fn() -> Result<Option<GithubApi>>;
+
 /// The changes to `file` from `base` to `head`, with notes on where each side was read from.
-pub(crate) fn changelog_diff(file: &Path, base: &str, head: &str) -> Result<Diff> {
+pub(crate) fn changelog_diff(file: &Path, base: &str, head: &str, github: Github) -> Result<Diff> {
     git::ensure_repo()?;
     let base_local = git::has_commit(base)?;
     let head_local = git::has_commit(head)?;
@@ -29,7 +34,7 @@ pub(crate) fn changelog_diff(file: &Path, base: &str, head: &str) -> Result<Diff
     } else {
         let rt = crate::github::api::runtime()?;
         let _runtime = rt.enter();
-        let api = GithubApi::from_env()?;
+        let api = github()?;
         let missing: Vec<&str> = [(base, base_local), (head, head_local)]
             .iter()
             .filter(|(_, local)| !local)

@@ -278,10 +278,11 @@ pub(crate) fn matrix(
     file: &std::path::Path,
     base: &str,
     head: &str,
+    github: diff::Github,
     note: &mut dyn FnMut(&str),
 ) -> Result<ChangelogMatrix> {
     let label = file.display().to_string();
-    let d = diff::changelog_diff(file, base, head)?;
+    let d = diff::changelog_diff(file, base, head, github)?;
     d.notes.iter().for_each(|n| note(n));
     let added = diff::added_lines(&label, base, head, d.changes)?;
     let entries = parse_added(&label, &added)?;

@@ -3,7 +3,6 @@
 
 use super::Written;
 use super::output::stdout;
-use super::values::positive_secs;
 use crate::bench::Backend;
 use crate::bench::dataset::Prep;
 use crate::bench::metrics::Metric;
@@ -140,8 +139,8 @@ pub(super) struct BenchServeArgs {
     #[arg(long, env = "INFMAX_BENCH_SERVER_PID")]
     server_pid: Option<u32>,
     /// Seconds one request may take in all.
-    #[arg(long, default_value_t = 3600.0, env = "INFMAX_BENCH_REQUEST_TIMEOUT")]
-    request_timeout: f64,
+    #[arg(long, default_value = "3600", value_parser = super::values::seconds, env = "INFMAX_BENCH_REQUEST_TIMEOUT")]
+    request_timeout: std::time::Duration,
     /// Exit 4 (after writing the result) when more than this fraction of requests failed.
     #[arg(long, default_value_t = 0.05, value_parser = super::values::number(0.0, 1.0), env = "INFMAX_BENCH_MAX_FAILURE_RATE")]
     max_failure_rate: f64,
@@ -242,7 +241,7 @@ fn bench_options(a: &BenchServeArgs) -> Result<crate::bench::BenchOptions> {
         progress: progress_mode(a.disable_tqdm),
         progress_every: std::time::Duration::from_secs(5),
         server_pid: a.server_pid,
-        request_timeout: positive_secs("--request-timeout", a.request_timeout)?,
+        request_timeout: a.request_timeout,
         max_failure_rate: a.max_failure_rate,
         token_ids_hint: "pass --prompt-token-ids to send token ids without a tokenizer",
     })

@@ -2,7 +2,6 @@
 //! aggregate, its tables on stdout, the step summary, and the eval floor.
 
 use super::output::{print_and_summarise, write_json};
-use super::values::check_name;
 use super::{Written, warn};
 use crate::diag;
 use crate::error::{Error, Result};
@@ -23,7 +22,7 @@ pub(super) struct CollectArgs {
     dir: PathBuf,
     /// Aggregate name: writes agg_{name}.json (results) or agg_eval_{name}.json (evals)
     /// [default: bmk for results, all for evals: the seed's names for a sweep].
-    #[arg(long, env = "INFMAX_COLLECT_NAME")]
+    #[arg(long, value_parser = super::values::name, env = "INFMAX_COLLECT_NAME")]
     name: Option<String>,
     /// Where the aggregate goes.
     #[arg(long, default_value = ".", env = "INFMAX_OUT_DIR")]
@@ -44,9 +43,7 @@ pub(super) struct CollectEvalsArgs {
 
 impl CollectArgs {
     fn name(&self, default: &'static str) -> Result<&str> {
-        let name = self.name.as_deref().unwrap_or(default);
-        check_name(name)?;
-        Ok(name)
+        Ok(self.name.as_deref().unwrap_or(default))
     }
 }
 

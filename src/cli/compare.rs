@@ -25,8 +25,8 @@ pub(super) struct CompareArgs {
     /// A metric's noise threshold, METRIC=PERCENT (tput, intvty, ttft,
     /// tpot), e.g. `tput=3%`; it wins over the repeats' and the default
     /// (tput, intvty, tpot 5%; ttft none: reported, not judged).
-    #[arg(long, value_name = "METRIC=PCT", num_args = 1.., value_delimiter = ',', env = "INFMAX_COMPARE_THRESHOLD")]
-    threshold: Vec<String>,
+    #[arg(long, value_name = "METRIC=PCT", num_args = 1.., value_delimiter = ',', value_parser = super::values::threshold, env = "INFMAX_COMPARE_THRESHOLD")]
+    threshold: Vec<(Metric, f64)>,
     /// Where compare.json, compare.md, the overlay charts and fetched runs go.
     #[arg(long, default_value = "compare", env = "INFMAX_COMPARE_OUT")]
     out: PathBuf,
@@ -44,33 +44,6 @@ pub(super) struct CompareArgs {
     /// default branch].
     #[arg(long, env = "INFMAX_COMPARE_BRANCH")]
     branch: Option<String>,
-}
-
-/// `--threshold` values, each checked.
-pub(super) fn thresholds(given: &[String]) -> Result<BTreeMap<Metric, f64>> {
-    let names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
-    given
-        .iter()
-        .map(|t| {
-            let bad = |why: &str| {
-                Error::usage(format!(
-                    "--threshold {t}: {why}; expected METRIC=PERCENT with METRIC one of {}, e.g. tput=3%",
-                    names.join(", ")
-                ))
-            };
-            let (m, v) = t.split_once('=').ok_or_else(|| bad("no `=`"))?;
-            let metric = Metric::parse(m.trim()).ok_or_else(|| bad("unknown metric"))?;
-            let pct: f64 = v
-                .trim()
-                .trim_end_matches('%')
-                .parse()
-                .map_err(|_| bad("not a number"))?;
-            if !(pct.is_finite() && pct > 0.0 && pct < 1000.0) {
-                return Err(bad("the percentage must be above 0 and below 1000"));
-            }
-            Ok((metric, pct / 100.0))
-        })
-        .collect()
 }
 
 /// Where an input's results come from.
@@ -213,7 +186,7 @@ pub(super) fn write(
 }
 
 pub(super) fn exec(a: &CompareArgs) -> Result<Written> {
-    let user = thresholds(&a.threshold)?;
+    let user: BTreeMap<Metric, f64> = a.threshold.iter().copied().collect();
     let mut api = None;
     let cur = side("current", &a.current, a, &mut api, None)?;
     if cur.results == 0 {

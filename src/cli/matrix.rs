@@ -309,7 +309,14 @@ fn changelog_cmd(a: &ChangelogArgs) -> Result<MatrixOutput> {
     let mut note = |n: &str| eprintln!("infmax: {n}");
     // A pattern matches in the working tree; the file is read at both refs.
     let file = crate::config::expand_one_file("--changelog-file", &a.changelog_file)?;
-    let matrix = changelog::matrix(&configs, &file, &a.base_ref, &a.head_ref, &mut note)?;
+    let matrix = changelog::matrix(
+        &configs,
+        &file,
+        &a.base_ref,
+        &a.head_ref,
+        &crate::github::api::GithubApi::from_env,
+        &mut note,
+    )?;
     Ok(MatrixOutput::Changelog(matrix))
 }
 

@@ -4,11 +4,11 @@
 use super::config_args::ConfigArgs;
 use super::matrix::SweepFilterArgs;
 use super::output::stdout;
-use super::values::positive_secs;
 use super::{Written, warn};
 use crate::error::{Error, Result};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// `infmax run`: the main job on one machine.
 #[derive(Args, Debug)]
@@ -45,20 +45,20 @@ pub(super) struct RunArgs {
     #[arg(long, env = "INFMAX_RUN_TOKENIZER")]
     tokenizer: Option<String>,
     /// Seconds a server may take to become ready.
-    #[arg(long, default_value_t = 600.0)]
-    server_timeout: f64,
+    #[arg(long, default_value = "600", value_parser = super::values::seconds)]
+    server_timeout: Duration,
     /// Seconds one request may take.
-    #[arg(long, default_value_t = 600.0)]
-    request_timeout: f64,
+    #[arg(long, default_value = "600", value_parser = super::values::seconds)]
+    request_timeout: Duration,
     /// --engine sim: the simulated engine takes this many times as long per
     /// token, prefill and decode (1.1: 10% slower), to see what the
     /// regression gate makes of a slower engine.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::values::factor)]
     sim_slowdown: f64,
     /// Benchmark every concurrency this many times (results `…_r1`, `…_r2`,
     /// …): `--compare-to` and `infmax compare` take the noise threshold
     /// from their spread.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::values::whole::<u32>(1, 1000))]
     repeats: u32,
     /// Then compare this run with an earlier one (its output folder, or an
     /// agg_*.json file) as `infmax compare` does; the table follows the
@@ -66,8 +66,8 @@ pub(super) struct RunArgs {
     #[arg(long, value_name = "DIR")]
     compare_to: Option<PathBuf>,
     /// With --compare-to: a metric's threshold, METRIC=PERCENT (see `infmax compare`).
-    #[arg(long, value_name = "METRIC=PCT", num_args = 1.., value_delimiter = ',')]
-    threshold: Vec<String>,
+    #[arg(long, value_name = "METRIC=PCT", num_args = 1.., value_delimiter = ',', value_parser = super::values::threshold)]
+    threshold: Vec<(crate::results::compare::Metric, f64)>,
     /// With --compare-to: exit 4 when a metric regressed beyond its threshold.
     #[arg(long)]
     fail_on_regression: bool,
@@ -89,16 +89,7 @@ pub(super) fn exec(a: &RunArgs) -> Result<Written> {
             return Err(Error::usage("--server-cmd goes with --engine cmd"));
         }
     };
-    if !(a.sim_slowdown.is_finite() && a.sim_slowdown > 0.0) {
-        return Err(Error::usage(format!(
-            "--sim-slowdown {}: expected a factor above 0 (1.1 = 10% slower per token)",
-            a.sim_slowdown
-        )));
-    }
-    if a.repeats == 0 {
-        return Err(Error::usage("--repeats 0: expected at least 1"));
-    }
-    let user_thresholds = super::compare::thresholds(&a.threshold)?;
+    let user_thresholds: std::collections::BTreeMap<_, _> = a.threshold.iter().copied().collect();
     let baseline = match &a.compare_to {
         Some(dir) => {
             let (results, skipped) = crate::results::compare::load(dir)?;
@@ -133,8 +124,8 @@ pub(super) fn exec(a: &RunArgs) -> Result<Written> {
         sim_slowdown: a.sim_slowdown,
         repeats: a.repeats,
         tokenizer: a.tokenizer.clone(),
-        server_timeout: positive_secs("--server-timeout", a.server_timeout)?,
-        request_timeout: positive_secs("--request-timeout", a.request_timeout)?,
+        server_timeout: a.server_timeout,
+        request_timeout: a.request_timeout,
     };
     let start = std::time::Instant::now();
     let (ok, failed) = crate::run::run(&o, entries)?;

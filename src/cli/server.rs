@@ -2,7 +2,6 @@
 //! log meanwhile.
 
 use super::Written;
-use super::values::positive_secs;
 use crate::diag;
 use crate::error::Result;
 use clap::{Args, Subcommand};
@@ -29,11 +28,11 @@ pub(super) struct ServerWaitArgs {
     #[arg(long, env = "INFMAX_SERVER_LOG")]
     log: Option<PathBuf>,
     /// Give up after this many seconds.
-    #[arg(long, default_value_t = 1800.0, env = "INFMAX_SERVER_TIMEOUT")]
-    timeout: f64,
+    #[arg(long, default_value = "1800", value_parser = super::values::seconds, env = "INFMAX_SERVER_TIMEOUT")]
+    timeout: std::time::Duration,
     /// Seconds between health checks.
-    #[arg(long, default_value_t = 1.0)]
-    interval: f64,
+    #[arg(long, default_value = "1", value_parser = super::values::seconds)]
+    interval: std::time::Duration,
 }
 
 fn server_wait(a: &ServerWaitArgs) -> Result<()> {
@@ -45,9 +44,9 @@ fn server_wait(a: &ServerWaitArgs) -> Result<()> {
         url: url.trim_end_matches('/').to_string(),
         pid: a.pid,
         log: a.log.clone(),
-        timeout: positive_secs("--timeout", a.timeout)?,
+        timeout: a.timeout,
         timeout_flag: "--timeout",
-        interval: positive_secs("--interval", a.interval)?,
+        interval: a.interval,
         annotate: diag::in_github_actions(),
         echo: true,
     })

@@ -2,7 +2,6 @@
 //! [`crate::sim::SimOptions`].
 
 use super::Written;
-use super::values::ms;
 use crate::error::{Error, Result};
 use clap::Args;
 
@@ -37,16 +36,17 @@ pub(super) struct SimArgs {
     #[arg(long, default_value_t = 32768, env = "INFMAX_SIM_MAX_MODEL_LEN")]
     max_model_len: u32,
     /// Fixed schedule: time to first token, in ms (with --itl-ms).
-    #[arg(long, requires = "itl_ms", env = "INFMAX_SIM_TTFT_MS")]
-    ttft_ms: Option<f64>,
+    #[arg(long, requires = "itl_ms", value_parser = super::values::millis, env = "INFMAX_SIM_TTFT_MS")]
+    ttft_ms: Option<std::time::Duration>,
     /// Fixed schedule: time between tokens, in ms (with --ttft-ms).
-    #[arg(long, requires = "ttft_ms", env = "INFMAX_SIM_ITL_MS")]
-    itl_ms: Option<f64>,
+    #[arg(long, requires = "ttft_ms", value_parser = super::values::millis, env = "INFMAX_SIM_ITL_MS")]
+    itl_ms: Option<std::time::Duration>,
     /// Engine model preset: h100, h200, b200, gb200, mi300x, mi325x, mi355x (a runner type like b200-dgxc works too).
     #[arg(
         long,
         default_value = "h100",
         conflicts_with = "ttft_ms",
+        value_parser = super::values::preset,
         env = "INFMAX_SIM_PRESET"
     )]
     preset: String,
@@ -99,8 +99,8 @@ pub(super) struct SimArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Answer 503 (not healthy) for this many seconds after start.
-    #[arg(long, default_value_t = 0.0, value_name = "SECS")]
-    slow_start: f64,
+    #[arg(long, default_value = "0", value_name = "SECS", value_parser = super::values::seconds_or_zero)]
+    slow_start: std::time::Duration,
     /// Exit (status 1) after this many completed requests.
     #[arg(long, value_name = "N")]
     exit_after: Option<u64>,
@@ -112,18 +112,11 @@ pub(super) struct SimArgs {
 fn sim_options(a: &SimArgs) -> Result<crate::sim::SimOptions> {
     use crate::sim::{Timing, engine};
     let timing = match (a.ttft_ms, a.itl_ms) {
-        (Some(t), Some(i)) => Timing::Fixed {
-            ttft: ms("--ttft-ms", t)?,
-            itl: ms("--itl-ms", i)?,
-        },
+        (Some(t), Some(i)) => Timing::Fixed { ttft: t, itl: i },
         _ => {
-            let p = engine::preset(&a.preset).ok_or_else(|| {
-                Error::usage(format!(
-                    "--preset {}: unknown; presets: {}",
-                    a.preset,
-                    engine::preset_names().join(", ")
-                ))
-            })?;
+            // values::preset checked the name.
+            let p = engine::preset(&a.preset)
+                .ok_or_else(|| Error::usage(format!("--preset {}: unknown", a.preset)))?;
             let o = engine::Overrides {
                 max_num_seqs: a.max_num_seqs,
                 prefill_tps: a.prefill_tps,
@@ -139,12 +132,6 @@ fn sim_options(a: &SimArgs) -> Result<crate::sim::SimOptions> {
             })?)
         }
     };
-    if !(a.slow_start.is_finite() && a.slow_start >= 0.0) {
-        return Err(Error::usage(format!(
-            "--slow-start {}: expected seconds >= 0",
-            a.slow_start
-        )));
-    }
     Ok(crate::sim::SimOptions {
         host: a.host.clone(),
         port: a.port,
@@ -164,7 +151,7 @@ fn sim_options(a: &SimArgs) -> Result<crate::sim::SimOptions> {
             empty: a.fault_empty,
             seed: a.seed,
         },
-        slow_start: std::time::Duration::from_secs_f64(a.slow_start),
+        slow_start: a.slow_start,
         exit_after: a.exit_after,
         workers: a
             .workers

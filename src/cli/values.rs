@@ -1,32 +1,106 @@
-//! Checks of flag values clap cannot express, shared by several commands.
+//! The value parsers clap runs on typed flags: each says what is allowed
+//! (clap names the flag and the value).
 
-use crate::error::{Error, Result};
 use crate::seqlen::SeqLen;
 
 pub(super) fn parse_seq_len(s: &str) -> std::result::Result<SeqLen, String> {
     s.parse()
 }
 
-pub(super) fn ms(flag: &str, v: f64) -> Result<std::time::Duration> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(std::time::Duration::from_secs_f64(v / 1e3))
-    } else {
-        Err(Error::usage(format!(
-            "{flag} {v}: expected a number of milliseconds >= 0"
-        )))
-    }
+/// Milliseconds, at least 0.
+pub(super) fn millis(s: &str) -> std::result::Result<std::time::Duration, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| (0.0..=MAX_SECS * 1e3).contains(v))
+        .map(|v| std::time::Duration::from_secs_f64(v / 1e3))
+        .ok_or_else(|| {
+            format!(
+                "expected a number of milliseconds >= 0 and at most {:e}",
+                MAX_SECS * 1e3
+            )
+        })
 }
 
 /// Seconds any timeout may take: beyond it a deadline would overflow the clock.
 const MAX_SECS: f64 = 1e7;
 
-pub(super) fn positive_secs(flag: &str, v: f64) -> Result<std::time::Duration> {
-    if v > 0.0 && v <= MAX_SECS {
-        Ok(std::time::Duration::from_secs_f64(v))
+/// Seconds of a timeout or an interval: above 0.
+pub(super) fn seconds(s: &str) -> std::result::Result<std::time::Duration, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| *v > 0.0 && *v <= MAX_SECS)
+        .map(std::time::Duration::from_secs_f64)
+        .ok_or_else(|| format!("expected a number of seconds > 0 and at most {MAX_SECS:e}"))
+}
+
+/// Seconds, 0 included.
+pub(super) fn seconds_or_zero(s: &str) -> std::result::Result<std::time::Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(0.0) => Ok(std::time::Duration::ZERO),
+        _ => seconds(s)
+            .map_err(|_| format!("expected a number of seconds >= 0 and at most {MAX_SECS:e}")),
+    }
+}
+
+/// A factor above 0 (1.1 = 10% more).
+pub(super) fn factor(s: &str) -> std::result::Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .ok_or_else(|| "expected a factor above 0 (1.1 = 10% slower per token)".to_string())
+}
+
+/// `METRIC=PERCENT`: a regression gate's noise threshold, as a fraction.
+pub(super) fn threshold(
+    s: &str,
+) -> std::result::Result<(crate::results::compare::Metric, f64), String> {
+    use crate::results::compare::Metric;
+    let names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+    let bad = |why: &str| {
+        format!(
+            "{why}; expected METRIC=PERCENT with METRIC one of {}, e.g. tput=3%",
+            names.join(", ")
+        )
+    };
+    let (m, v) = s.split_once('=').ok_or_else(|| bad("no `=`"))?;
+    let metric = Metric::parse(m.trim()).ok_or_else(|| bad("unknown metric"))?;
+    let pct: f64 = v
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| bad("not a number"))?;
+    if !(pct.is_finite() && pct > 0.0 && pct < 1000.0) {
+        return Err(bad("the percentage must be above 0 and below 1000"));
+    }
+    Ok((metric, pct / 100.0))
+}
+
+/// An engine-model preset of the simulator (a runner type like
+/// `b200-dgxc` names its GPU's).
+pub(super) fn preset(s: &str) -> std::result::Result<String, String> {
+    let s = s.trim();
+    crate::sim::engine::preset(s)
+        .map(|_| s.to_string())
+        .ok_or_else(|| {
+            format!(
+                "unknown; presets: {}",
+                crate::sim::engine::preset_names().join(", ")
+            )
+        })
+}
+
+/// An aggregate's name: it becomes part of a file name.
+pub(super) fn name(s: &str) -> std::result::Result<String, String> {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        Ok(s.to_string())
     } else {
-        Err(Error::usage(format!(
-            "{flag} {v:?}: expected a number of seconds > 0 and at most {MAX_SECS:e}"
-        )))
+        Err("use letters, digits, `.`, `_` and `-`".into())
     }
 }
 
@@ -145,18 +219,4 @@ pub(super) fn metadata(s: &str) -> std::result::Result<(String, String), String>
         return Err("a key ending in `ms` or containing `tpot` needs a number (the seed's result processor reads such keys as numbers); rename the key to record text".into());
     }
     Ok((k, v))
-}
-
-pub(super) fn check_name(name: &str) -> Result<()> {
-    if !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-    {
-        Ok(())
-    } else {
-        Err(Error::usage(format!(
-            "--name {name:?}: use letters, digits, `.`, `_` and `-`"
-        )))
-    }
 }
