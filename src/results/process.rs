@@ -96,7 +96,7 @@ fn is_multinode(env: &JobEnv) -> bool {
 
 /// The processed result for one run (`source`: where it was read, for
 /// errors).
-pub(crate) fn process(run: &Value, env: &JobEnv, source: &str) -> Result<Value> {
+pub(crate) fn process(run: &Value, env: &JobEnv, source: &str) -> Result<ProcessedResult> {
     let multinode = is_multinode(env);
     let required = required_vars(multinode);
     let missing: Vec<&str> = required
@@ -187,7 +187,7 @@ pub(crate) fn process(run: &Value, env: &JobEnv, source: &str) -> Result<Value> 
             latency.insert(base.replace("tpot", "intvty"), intvty);
         }
     }
-    let r = ProcessedResult {
+    Ok(ProcessedResult {
         hw: v.str("RUNNER_TYPE"),
         conc: run.max_concurrency.unwrap_or(Value::Null),
         image: v.str("IMAGE"),
@@ -210,8 +210,7 @@ pub(crate) fn process(run: &Value, env: &JobEnv, source: &str) -> Result<Value> 
         aborted: run.aborted,
         scaled_down: run.scaled_down,
         client_bound: run.client_bound,
-    };
-    serde_json::to_value(r).map_err(|e| Error::env(format!("cannot encode the result: {e}")))
+    })
 }
 
 /// Prefill and decode GPUs from a result named as the seed's multi-node
@@ -352,6 +351,10 @@ mod tests {
         ])
     }
 
+    fn as_json(r: ProcessedResult) -> Value {
+        serde_json::to_value(r).expect("encodes")
+    }
+
     fn run_json() -> Value {
         json!({"model_id": "org/m", "max_concurrency": 64, "total_token_throughput": 8000.0, "output_throughput": 2000.0,
                "median_ttft_ms": 120.0, "median_tpot_ms": 20.0, "p99_tpot_ms": 40.0, "mean_e2el_ms": 5000.0, "completed": 10})
@@ -359,7 +362,7 @@ mod tests {
 
     #[test]
     fn single_node_fields() {
-        let r = process(&run_json(), &single_env(), "r.json").expect("valid");
+        let r = as_json(process(&run_json(), &single_env(), "r.json").expect("valid"));
         assert_eq!(r["hw"], "b200");
         assert_eq!(r["conc"], 64);
         assert_eq!(r["model"], "org/m");
@@ -403,7 +406,7 @@ mod tests {
             ("DECODE_EP", "32"),
             ("DECODE_DP_ATTN", "true"),
         ]));
-        let r = process(&run_json(), &e, "r.json").expect("valid");
+        let r = as_json(process(&run_json(), &e, "r.json").expect("valid"));
         assert_eq!(r["tput_per_gpu"], 200.0);
         assert_eq!(r["output_tput_per_gpu"], 62.5);
         assert_eq!(r["input_tput_per_gpu"], 750.0);
