@@ -268,6 +268,16 @@ fn exact_text(
     Ok(best.unwrap_or_default())
 }
 
+/// A prompt of `n` tokens made for `target` (an output of at least 1).
+fn prompt(body: PromptBody, target: u32, n: u32, output: u32) -> Prompt {
+    Prompt {
+        body,
+        target_len: target,
+        prompt_len: n,
+        output_len: output.max(1),
+    }
+}
+
 /// `n` entries at random: their ids and their text appended to `text`.
 fn assemble(rng: &mut StdRng, cands: &[Piece], n: u32, text: &mut String) -> Vec<u32> {
     (0..n)
@@ -292,12 +302,6 @@ pub(crate) fn build(spec: &DatasetSpec, tokenizer: Option<&Tokenizer>) -> Result
             )
         })
         .collect();
-    let prompt = |body, target, n, output: u32| Prompt {
-        body,
-        target_len: target,
-        prompt_len: n,
-        output_len: output.max(1),
-    };
     let (prompts, method, checked, fallback_reason) = match tokenizer {
         None => {
             let prefix: std::sync::Arc<[u32]> = (0..spec.prefix_len)
@@ -424,12 +428,7 @@ fn assembled(
     let prompts = par_map(n, |i| {
         let (text, _, input, output) = build_one(i);
         let target = spec.prefix_len + input;
-        Ok(Prompt {
-            body: PromptBody::Text(text),
-            target_len: target,
-            prompt_len: target,
-            output_len: output.max(1),
-        })
+        Ok(prompt(PromptBody::Text(text), target, target, output))
     })?;
     Ok(Ok((prompts, k)))
 }
