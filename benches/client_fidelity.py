@@ -14,7 +14,11 @@ and CPU per token are the floor on this machine.
 Usage (from the repository root, after
 `cargo build --release && cargo build --release --example stream_floor`):
     python3 benches/client_fidelity.py [--conc 64 512 2048] [--itl-ms 10] [--ttft-ms 20]
-        [--input-len 1024] [--output-len 256] [--waves 2] [--floor]
+        [--input-len 1024] [--output-len 256] [--waves 2] [--floor] [--baseline BIN]
+
+--baseline BIN also runs another build's `bench serve` (e.g. the previous
+commit's, built in a git worktree) against a fresh simulator, so a change is
+judged beside what it replaces in the same run.
 """
 import argparse
 import contextlib
@@ -71,10 +75,10 @@ def ideal_tok_s(conc, args):
     return conc * 1000.0 / args.itl_ms
 
 
-def run(conc, args):
+def run(conc, args, client=BIN):
     with simulator(args) as url, tempfile.TemporaryDirectory() as d:
         _, cpu, rss = run_client(
-            [BIN, "bench", "serve", "--model", "m", "--base-url", url,
+            [client, "bench", "serve", "--model", "m", "--base-url", url,
              "--prompt-token-ids", "--random-input-len", str(args.input_len),
              "--random-output-len", str(args.output_len), "--num-prompts", str(conc * args.waves),
              "--max-concurrency", str(conc), "--ignore-eos", "--disable-tqdm",
@@ -121,18 +125,22 @@ def main():
     ap.add_argument("--output-len", type=int, default=256)
     ap.add_argument("--waves", type=int, default=2)
     ap.add_argument("--floor", action="store_true", help="also run examples/stream_floor.rs")
+    ap.add_argument("--baseline", metavar="BIN", help="also run this infmax build's bench serve")
     args = ap.parse_args()
     print(f"# ttft {args.ttft_ms} ms, itl {args.itl_ms} ms, {args.input_len} in / {args.output_len} out, {args.waves} waves")
     print("| C | TTFT client/true ms | ITL median client/true ms | tok/s (% of ideal) | client CPU us/token | peak RSS MB | conc reached | server p99 lateness us |")
     print("|---|---|---|---|---|---|---|---|")
+    clients = [("", BIN)] + ([(" baseline", args.baseline)] if args.baseline else [])
     for c in args.conc:
-        x = run(c, args)
-        print(f"| {x['conc']} | {x['ttft_client_ms']:.2f} / {x['ttft_true_ms']:.2f} | "
-              f"{x['itl_median_client_ms']:.3f} / {x['itl_median_true_ms']:.3f} | "
-              f"{x['output_tok_s']:.0f} ({x['pct_of_ideal']:.1f}%) | {x['client_cpu_us_per_token']:.2f} | "
-              f"{x['client_peak_rss_mb']:.0f} | {x['conc_reached']} | {x['server_lateness_p99_us']:.0f} |", flush=True)
-        if x["failed"]:
-            print(f"  ({x['failed']} failed)")
+        for label, client in clients:
+            x = run(c, args, client)
+            print(f"| {x['conc']}{label} | {x['ttft_client_ms']:.2f} / {x['ttft_true_ms']:.2f} | "
+                  f"{x['itl_median_client_ms']:.3f} / {x['itl_median_true_ms']:.3f} | "
+                  f"{x['output_tok_s']:.0f} ({x['pct_of_ideal']:.1f}%) | {x['client_cpu_us_per_token']:.2f} | "
+                  f"{x['client_peak_rss_mb']:.0f} | {x['conc_reached']} | {x['server_lateness_p99_us']:.0f} |",
+                  flush=True)
+            if x["failed"]:
+                print(f"  ({x['failed']} failed)")
         if args.floor:
             f = run_floor(c, args)
             print(f"| {c} floor | {f['ttft_client_ms']:.2f} / {f['ttft_true_ms']:.2f} | | "

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::bench::{bench, f, infmax};
+use common::bench::{bench, bench_with, f, infmax};
 use common::sim::{SimProcess, get};
 use serde_json::Value;
 use std::process::Command;
@@ -84,6 +84,63 @@ fn the_result_says_what_the_client_cost() {
         stderr.contains("Client CPU per output token (us):"),
         "{stderr}"
     );
+    assert_eq!(c["http_client"], "infmax-http1", "plain http://: {c}");
+}
+
+/// With a proxy variable set, requests go through reqwest, which obeys it
+/// and `NO_PROXY` (as the seed's aiohttp client does): here NO_PROXY names
+/// the simulator, so the run measures the same streams as the direct
+/// client, token for token, and says which client it used.
+#[test]
+fn a_proxy_variable_hands_the_requests_to_reqwest() {
+    let sim = SimProcess::fixed("5", "2");
+    let args = [
+        "--prompt-token-ids",
+        "--random-input-len",
+        "16",
+        "--random-output-len",
+        "20",
+        "--num-prompts",
+        "24",
+        "--max-concurrency",
+        "6",
+        "--num-warmups",
+        "2",
+    ];
+    let (direct_dir, proxied_dir) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    let (code, direct, stderr) = bench(&sim, direct_dir.path(), &args);
+    assert_eq!(code, Some(0), "{stderr}");
+    let env = [
+        ("http_proxy", "http://127.0.0.1:9"),
+        ("NO_PROXY", "127.0.0.1"),
+    ];
+    let (code, proxied, stderr) = bench_with(&sim, proxied_dir.path(), &args, &env);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(direct["client_cost"]["http_client"], "infmax-http1");
+    assert_eq!(proxied["client_cost"]["http_client"], "reqwest");
+    for r in [&direct, &proxied] {
+        assert_eq!(
+            (r["completed"].as_u64(), r["total_output_tokens"].as_u64()),
+            (Some(24), Some(480)),
+            "{r}"
+        );
+        // 5 ms to the first token, 2 ms between tokens, on either client.
+        assert!((5.0..9.0).contains(&f(r, "median_ttft_ms")), "{r}");
+        assert!((1.8..3.0).contains(&f(r, "median_itl_ms")), "{r}");
+    }
+    // Without NO_PROXY the proxy (nothing listens on port 9) is used:
+    // every request fails to connect, counted, not lost.
+    let (code, r, _) = bench_with(
+        &sim,
+        proxied_dir.path(),
+        &args,
+        &[("http_proxy", "http://127.0.0.1:9")],
+    );
+    assert_eq!(code, Some(4), "{r}");
+    assert_eq!(r["failed"], 24, "{r}");
 }
 
 /// A trailing comma in a list (`ttft,`) is an empty item, skipped as the

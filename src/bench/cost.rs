@@ -91,6 +91,9 @@ pub(crate) struct ClientCost {
     /// Why the numbers may be the client's rather than the server's (empty:
     /// the client kept up).
     pub(crate) bound_by: Vec<String>,
+    /// `infmax-http1` (plain http://, read in the requesting task) or
+    /// `reqwest` (TLS or a proxy).
+    pub(crate) http_client: &'static str,
 }
 
 impl ClientCost {
@@ -104,6 +107,7 @@ impl ClientCost {
         output_tokens: u64,
         lag_p99_ms: Option<f64>,
         peak_rss: u64,
+        http_client: &'static str,
     ) -> ClientCost {
         let cpu_seconds = cpu.as_secs_f64();
         let cores = cores.max(1);
@@ -132,6 +136,7 @@ impl ClientCost {
             peak_rss_mb: peak_rss as f64 / 1e6,
             steady_sched_lag_p99_ms: lag_p99_ms,
             bound_by,
+            http_client,
         }
     }
 
@@ -154,25 +159,43 @@ mod tests {
             100_000,
             Some(0.2),
             50_000_000,
+            "reqwest",
         );
         assert_eq!(c.cpu_us_per_token, Some(10.0));
         assert!((c.cpu_share - 0.125).abs() < 1e-12);
         assert_eq!(c.peak_rss_mb, 50.0);
+        assert_eq!(c.http_client, "reqwest");
         assert!(!c.bound(), "{c:?}");
     }
 
     #[test]
     fn a_saturated_or_late_client_is_bound() {
-        let busy = ClientCost::assess(Duration::from_secs_f64(7.4), 4.0, 2, 1, None, 0);
+        let busy = ClientCost::assess(
+            Duration::from_secs_f64(7.4),
+            4.0,
+            2,
+            1,
+            None,
+            0,
+            "infmax-http1",
+        );
         assert_eq!(busy.bound_by, vec!["the client used 92% of its 2 core(s)"]);
-        let late = ClientCost::assess(Duration::ZERO, 4.0, 2, 0, Some(3.5), 0);
+        let late = ClientCost::assess(Duration::ZERO, 4.0, 2, 0, Some(3.5), 0, "infmax-http1");
         assert_eq!(
             late.bound_by,
             vec!["the client's scheduling lag p99 was 3.50 ms after the first burst (over 1 ms)"]
         );
         assert_eq!(late.cpu_us_per_token, None);
         // Exactly at the limits: not bound.
-        let edge = ClientCost::assess(Duration::from_secs_f64(7.19), 4.0, 2, 1, Some(1.0), 0);
+        let edge = ClientCost::assess(
+            Duration::from_secs_f64(7.19),
+            4.0,
+            2,
+            1,
+            Some(1.0),
+            0,
+            "infmax-http1",
+        );
         assert!(!edge.bound(), "{edge:?}");
     }
 

@@ -14,6 +14,7 @@ pub(crate) mod arrival;
 mod body;
 pub(crate) mod cost;
 pub(crate) mod dataset;
+mod http1;
 pub(crate) mod metrics;
 pub(crate) mod progress;
 pub(crate) mod protocol;
@@ -268,6 +269,7 @@ pub(crate) fn run(opts: &BenchOptions) -> Result<Outcome> {
         m.total_output_tokens,
         lag_p99,
         cost::peak_rss_bytes(),
+        request::Transport::name_for(&format!("{}{}", opts.base_url, opts.endpoint)),
     );
     let tokenizer_id = opts.tokenizer.clone().unwrap_or_else(|| {
         if tokenizer.is_some() {
@@ -325,9 +327,8 @@ async fn drive(
     prompts: Vec<Prompt>,
     arrivals: Vec<Duration>,
 ) -> Result<Driven> {
-    let clients = clients()?;
-    let client = &clients.pooled;
     let url: Arc<str> = Arc::from(format!("{}{}", opts.base_url, opts.endpoint));
+    let transport = request::Transport::for_url(&url, clients)?;
     let cap = opts
         .max_concurrency
         .unwrap_or(Semaphore::MAX_PERMITS)
@@ -348,27 +349,9 @@ async fn drive(
     // Open the connections the run will use before measuring.
     if let Some(c) = opts.max_concurrency {
         let n = c.min(prompts.len()).max(1);
-        let models = format!("{}/v1/models", opts.base_url);
-        let mut set = tokio::task::JoinSet::new();
-        for _ in 0..n {
-            let req = client.get(&models).timeout(Duration::from_secs(10));
-            set.spawn(async move {
-                if let Ok(r) = req.send().await {
-                    // Read to the end so the connection goes back to the
-                    // pool, but not an endless body (a hostile server held
-                    // every run for the whole timeout).
-                    let mut body = r.bytes_stream();
-                    let mut read = 0;
-                    while let Some(Ok(b)) = futures_util::StreamExt::next(&mut body).await {
-                        read += b.len();
-                        if read > 1 << 20 {
-                            break;
-                        }
-                    }
-                }
-            });
-        }
-        while set.join_next().await.is_some() {}
+        transport
+            .open(n, &format!("{}/v1/models", opts.base_url))
+            .await;
     }
     if opts.num_warmups > 0 && !prompts.is_empty() {
         let warm = (0..opts.num_warmups)
@@ -378,7 +361,7 @@ async fn drive(
         let mut prog =
             progress::Progress::new(progress::Mode::Off, warm.len(), opts.progress_every);
         phase(
-            &clients,
+            &transport,
             &url,
             opts,
             warm,
@@ -406,7 +389,7 @@ async fn drive(
     let cpu0 = cost::cpu_time();
     let start = Instant::now();
     let (records, max_in_flight) = phase(
-        &clients,
+        &transport,
         &url,
         opts,
         work,
@@ -449,7 +432,7 @@ async fn drive(
 /// collects the records (in request order).
 #[allow(clippy::too_many_arguments)]
 async fn phase(
-    client: &request::Clients,
+    client: &request::Transport,
     url: &Arc<str>,
     opts: &BenchOptions,
     work: Vec<Work>,

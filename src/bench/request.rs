@@ -200,8 +200,6 @@ impl http_body::Body for TimedBody {
     }
 }
 
-/// Sends `body` to `url` and reads the answer. The record comes back filled
-/// in, failed or not; this never panics on what the server sends.
 /// The pooled client the run uses, and one that always opens a new
 /// connection, for the one resend after a stale pooled connection.
 #[derive(Clone)]
@@ -210,27 +208,112 @@ pub(crate) struct Clients {
     pub(crate) fresh: reqwest::Client,
 }
 
-pub(crate) async fn run(
-    clients: &Clients,
-    url: &str,
-    body: bytes::Bytes,
-    timeout: Duration,
-    mut rec: RequestRecord,
-) -> RequestRecord {
-    // A pooled keep-alive connection the server has just closed fails the
-    // send before any byte of an answer: the server never saw the request,
-    // so it is sent once more on a new connection (a client without a pool,
-    // so not another dead one), timed from there.
-    let mut attempt = 0;
-    let (sent, deadline, resp) = loop {
-        let started = Instant::now();
-        rec.sent = Some(started);
-        let deadline = started + timeout;
-        let (timed, first_poll) = TimedBody::new(body.clone());
-        let client = if attempt == 0 {
-            &clients.pooled
+/// How requests reach the server: plain `http://` without a proxy goes
+/// through the benchmark's own HTTP/1 client (the answer read in the task
+/// that sent it); TLS or a proxy through reqwest.
+#[derive(Clone)]
+pub(crate) enum Transport {
+    Direct(std::sync::Arc<super::http1::Pool>),
+    Library(Clients),
+}
+
+/// The proxy variables reqwest obeys for `http://` URLs.
+const HTTP_PROXY_VARS: [&str; 4] = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"];
+
+/// A proxy is set for `http://`: reqwest goes through it (and honours
+/// `NO_PROXY`), as the seed's aiohttp client does.
+fn proxied() -> bool {
+    HTTP_PROXY_VARS
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+}
+
+impl Transport {
+    pub(crate) fn for_url(
+        url: &str,
+        library: impl FnOnce() -> crate::error::Result<Clients>,
+    ) -> crate::error::Result<Transport> {
+        match super::http1::Pool::for_url(url) {
+            Some(pool) if !proxied() => Ok(Transport::Direct(pool)),
+            _ => Ok(Transport::Library(library()?)),
+        }
+    }
+
+    /// The HTTP client [`for_url`](Transport::for_url) picks, as the
+    /// result's `client_cost.http_client` names it.
+    pub(crate) fn name_for(url: &str) -> &'static str {
+        if super::http1::Pool::for_url(url).is_some() && !proxied() {
+            "infmax-http1"
         } else {
+            "reqwest"
+        }
+    }
+
+    /// Opens up to `n` connections before measuring, so the first burst
+    /// does not pay for them: `n` requests to `/v1/models` at once, each
+    /// on a connection of its own.
+    pub(crate) async fn open(&self, n: usize, models_url: &str) {
+        let clients = match self {
+            Transport::Direct(pool) => {
+                let path = reqwest::Url::parse(models_url)
+                    .map_or_else(|_| "/v1/models".to_string(), |u| u.path().to_string());
+                let _ = tokio::time::timeout(Duration::from_secs(10), pool.open(n, &path)).await;
+                return;
+            }
+            Transport::Library(c) => c,
+        };
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let req = clients
+                .pooled
+                .get(models_url)
+                .timeout(Duration::from_secs(10));
+            set.spawn(async move {
+                if let Ok(r) = req.send().await {
+                    // Read to the end so the connection goes back to the
+                    // pool, but not an endless body (a hostile server held
+                    // every run for the whole timeout).
+                    let mut body = r.bytes_stream();
+                    let mut read = 0;
+                    while let Some(Ok(b)) = body.next().await {
+                        read += b.len();
+                        if read > 1 << 20 {
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        while set.join_next().await.is_some() {}
+    }
+
+    /// One attempt: when the request went onto its connection, the status
+    /// and the answer; or why not, and whether it may be sent once more
+    /// (it failed before any answer, so the server never took it).
+    async fn send(
+        &self,
+        url: &str,
+        body: &bytes::Bytes,
+        fresh: bool,
+    ) -> Result<(Instant, u16, Answer), (ErrorKind, String, bool)> {
+        let clients = match self {
+            Transport::Direct(pool) => {
+                return match pool.send(body, fresh).await {
+                    Ok((sent, r)) => Ok((sent, r.status, Answer::Direct(r))),
+                    Err(e @ super::http1::SendError::Connect(_)) => {
+                        Err((ErrorKind::Connect, e.to_string(), false))
+                    }
+                    Err(e) => Err((ErrorKind::Disconnected, e.to_string(), true)),
+                };
+            }
+            Transport::Library(c) => c,
+        };
+        let started = Instant::now();
+        let (timed, first_poll) = TimedBody::new(body.clone());
+        let client = if fresh {
             &clients.fresh
+        } else {
+            &clients.pooled
         };
         let send = client
             .post(url)
@@ -240,6 +323,104 @@ pub(crate) async fn run(
             .header(reqwest::header::CONTENT_LENGTH, body.len())
             .body(reqwest::Body::wrap(timed))
             .send();
+        match send.await {
+            Ok(r) => {
+                // Written by the time an answer came; `started` only if the
+                // stack answered without asking for the body.
+                let sent = first_poll.get().copied().unwrap_or(started);
+                let status = r.status().as_u16();
+                Ok((
+                    sent,
+                    status,
+                    Answer::Library {
+                        stream: r.bytes_stream().boxed(),
+                        held: bytes::Bytes::new(),
+                    },
+                ))
+            }
+            Err(e) => Err((
+                classify(&e),
+                e.to_string(),
+                !e.is_timeout() && !e.is_connect(),
+            )),
+        }
+    }
+}
+
+/// An answer being read, from either transport.
+enum Answer {
+    Direct(super::http1::Response),
+    Library {
+        stream: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+        held: bytes::Bytes,
+    },
+}
+
+impl Answer {
+    /// Reads what is left after `[DONE]` (the closing chunk), so the
+    /// connection goes back to the pool; off the request's path when it
+    /// has not arrived yet. reqwest does this in its connection task.
+    fn release(mut self, deadline: Instant) {
+        use futures_util::FutureExt;
+        if !matches!(self, Answer::Direct(_)) {
+            return;
+        }
+        for _ in 0..64 {
+            match self.next().now_or_never() {
+                Some(Ok(Some(_))) => {}
+                Some(_) => return,
+                None => break,
+            }
+        }
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout_at(deadline.into(), async {
+                let mut read = 0;
+                while let Ok(Some(b)) = self.next().await {
+                    read += b.len();
+                    if read > 1 << 20 {
+                        break;
+                    }
+                }
+            })
+            .await;
+        });
+    }
+
+    /// The next bytes of the body; `None` at its end.
+    async fn next(&mut self) -> Result<Option<&[u8]>, String> {
+        match self {
+            Answer::Direct(r) => r.chunk().await,
+            Answer::Library { stream, held } => match stream.next().await {
+                None => Ok(None),
+                Some(Err(e)) => Err(e.to_string()),
+                Some(Ok(b)) => {
+                    *held = b;
+                    Ok(Some(&held[..]))
+                }
+            },
+        }
+    }
+}
+
+/// Sends `body` to `url` and reads the answer. The record comes back filled
+/// in, failed or not; this never panics on what the server sends.
+pub(crate) async fn run(
+    transport: &Transport,
+    url: &str,
+    body: bytes::Bytes,
+    timeout: Duration,
+    mut rec: RequestRecord,
+) -> RequestRecord {
+    // A pooled keep-alive connection the server has just closed fails the
+    // send before any byte of an answer: the server never saw the request,
+    // so it is sent once more on a new connection (not another pooled one
+    // that may be dead too), timed from there.
+    let mut attempt = 0;
+    let (sent, deadline, status, mut answer) = loop {
+        let started = Instant::now();
+        rec.sent = Some(started);
+        let deadline = started + timeout;
+        let send = transport.send(url, &body, attempt > 0);
         match tokio::time::timeout_at(deadline.into(), send).await {
             Err(_) => {
                 fail(
@@ -249,32 +430,28 @@ pub(crate) async fn run(
                 );
                 return rec;
             }
-            Ok(Err(e)) if attempt == 0 && !e.is_timeout() && !e.is_connect() => {
+            Ok(Err((_, _, true))) if attempt == 0 => {
                 attempt += 1;
                 rec.send_retries += 1;
             }
-            Ok(Err(e)) => {
-                fail(&mut rec, classify(&e), e.to_string());
+            Ok(Err((kind, detail, _))) => {
+                fail(&mut rec, kind, detail);
                 return rec;
             }
-            Ok(Ok(r)) => {
-                // Written by the time an answer came; `started` only if the
-                // stack answered without asking for the body.
-                let sent = first_poll.get().copied().unwrap_or(started);
+            Ok(Ok((sent, status, answer))) => {
                 rec.sent = Some(sent);
-                break (sent, deadline, r);
+                break (sent, deadline, status, answer);
             }
         }
     };
-    let status = resp.status();
-    if !status.is_success() {
+    drop(body);
+    if !(200..300).contains(&status) {
         // Only the start of the body: an error page may be endless.
         let mut head = Vec::new();
-        let mut body = resp.bytes_stream();
         let _ = tokio::time::timeout_at(deadline.into(), async {
             while head.len() < 4096 {
-                match body.next().await {
-                    Some(Ok(b)) => head.extend_from_slice(&b),
+                match answer.next().await {
+                    Ok(Some(b)) => head.extend_from_slice(b),
                     _ => break,
                 }
             }
@@ -282,10 +459,9 @@ pub(crate) async fn run(
         .await;
         let text = String::from_utf8_lossy(&head);
         let detail: String = text.chars().take(300).collect();
-        fail(&mut rec, ErrorKind::Http(status.as_u16()), detail);
+        fail(&mut rec, ErrorKind::Http(status), detail);
         return rec;
     }
-    let mut body = resp.bytes_stream();
     let mut parser = super::sse::Parser::default();
     let mut events = std::collections::VecDeque::new();
     let mut ended = false;
@@ -302,17 +478,17 @@ pub(crate) async fn run(
             }
             tokio::select! {
                 biased;
-                chunk = body.next() => match chunk {
-                    None => {
+                chunk = answer.next() => match chunk {
+                    Ok(None) => {
                         ended = true;
                         parser.finish(&mut events);
                     }
-                    Some(Err(e)) => {
-                        fail(&mut rec, ErrorKind::Disconnected, e.to_string());
+                    Err(e) => {
+                        fail(&mut rec, ErrorKind::Disconnected, e);
                         break;
                     }
-                    Some(Ok(bytes)) => {
-                        if let Err(e) = parser.feed(&bytes, &mut events) {
+                    Ok(Some(bytes)) => {
+                        if let Err(e) = parser.feed(bytes, &mut events) {
                             fail(&mut rec, ErrorKind::MalformedEvent, e);
                             break;
                         }
@@ -385,6 +561,9 @@ pub(crate) async fn run(
         }
     }
     rec.finished_at = Some(Instant::now());
+    if done && rec.error.is_none() {
+        answer.release(deadline);
+    }
     if let Some(l) = last {
         rec.e2el = Some(l - sent);
     }

@@ -483,6 +483,7 @@ mod tests {
             peak_rss_mb: 50.0,
             steady_sched_lag_p99_ms: None,
             bound_by: vec![],
+            http_client: "infmax-http1",
         };
         let meta = [("scaled_down".to_string(), "true".to_string())];
         let info = RunInfo {

@@ -48,23 +48,27 @@ impl Parser {
         if self.seen < 3 {
             return Ok(());
         }
-        for &b in rest {
-            match b {
-                b'\n' if self.after_cr => self.after_cr = false,
-                b'\n' | b'\r' => {
-                    self.after_cr = b == b'\r';
-                    self.end_line(out);
-                }
-                _ => {
-                    self.after_cr = false;
-                    self.line.push(b);
-                    if self.line.len() > MAX_LINE {
-                        return Err(format!(
-                            "an event line longer than {MAX_LINE} bytes (the stream is not server-sent events)"
-                        ));
-                    }
-                }
+        // Whole runs of line bytes at a time, not byte by byte.
+        while let Some((&first, tail)) = rest.split_first() {
+            if self.after_cr && first == b'\n' {
+                // The LF of a CRLF: its CR ended the line already.
+                self.after_cr = false;
+                rest = tail;
+                continue;
             }
+            self.after_cr = false;
+            let end = rest.iter().position(|&b| b == b'\n' || b == b'\r');
+            let text = &rest[..end.unwrap_or(rest.len())];
+            if self.line.len() + text.len() > MAX_LINE {
+                return Err(format!(
+                    "an event line longer than {MAX_LINE} bytes (the stream is not server-sent events)"
+                ));
+            }
+            self.line.extend_from_slice(text);
+            let Some(end) = end else { break };
+            self.after_cr = rest[end] == b'\r';
+            self.end_line(out);
+            rest = &rest[end + 1..];
         }
         Ok(())
     }
@@ -78,13 +82,16 @@ impl Parser {
         self.dispatch(out);
     }
 
+    /// Ends the current line. Its buffer is kept for the next one: a
+    /// stream is millions of lines.
     fn end_line(&mut self, out: &mut impl Extend<String>) {
-        let line = std::mem::take(&mut self.line);
+        let line = &self.line;
         if line.is_empty() {
             self.dispatch(out);
             return;
         }
         if line[0] == b':' {
+            self.line.clear();
             return; // a comment
         }
         let (field, value) = match line.iter().position(|&c| c == b':') {
@@ -95,10 +102,12 @@ impl Parser {
             None => (&line[..], &[][..]),
         };
         if field == b"data" {
+            self.data.reserve(value.len() + 1);
             self.data.extend_from_slice(value);
             self.data.push(b'\n');
             self.has_data = true;
         }
+        self.line.clear();
     }
 
     fn dispatch(&mut self, out: &mut impl Extend<String>) {
@@ -108,7 +117,10 @@ impl Parser {
         self.has_data = false;
         let mut data = std::mem::take(&mut self.data);
         data.pop(); // the last data line's `\n`
-        out.extend([String::from_utf8_lossy(&data).into_owned()]);
+        // Valid UTF-8 (the rule) becomes the event without a copy.
+        let text = String::from_utf8(data)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        out.extend([text]);
     }
 }
 

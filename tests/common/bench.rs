@@ -7,10 +7,27 @@ use std::process::{Command, Output};
 
 /// `infmax ARGS` as CI runs it (plain progress lines, no annotations).
 pub fn infmax(args: &[&str]) -> Output {
+    infmax_with(args, &[])
+}
+
+/// `infmax ARGS` with `env` set; never the machine's proxy variables (the
+/// bench client's choice of HTTP client depends on them).
+pub fn infmax_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_infmax"));
     cmd.args(args)
         .env_remove("GITHUB_ACTIONS")
         .env("CI", "true");
+    for v in [
+        "http_proxy",
+        "HTTP_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd.envs(env.iter().copied());
     cmd.output().expect("infmax runs")
 }
 
@@ -19,6 +36,16 @@ pub fn bench(
     sim: &SimProcess,
     dir: &std::path::Path,
     extra: &[&str],
+) -> (Option<i32>, Value, String) {
+    bench_with(sim, dir, extra, &[])
+}
+
+/// [`bench`] with `env` set.
+pub fn bench_with(
+    sim: &SimProcess,
+    dir: &std::path::Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
 ) -> (Option<i32>, Value, String) {
     let url = sim.url();
     let mut args = vec![
@@ -40,7 +67,7 @@ pub fn bench(
         "50,99",
     ];
     args.extend_from_slice(extra);
-    let out = infmax(&args);
+    let out = infmax_with(&args, env);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     let text = std::fs::read_to_string(dir.join("r.json"))
         .unwrap_or_else(|_| panic!("result written; stderr:\n{stderr}"));
