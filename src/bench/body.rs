@@ -48,13 +48,19 @@ pub(super) fn request_body(
     prompt: &PromptBody,
     output_len: u32,
 ) -> Result<bytes::Bytes> {
-    let ids = match prompt {
-        PromptBody::TokenIds(t) => t.ids(),
-        PromptBody::Text(_) => Vec::new(),
+    // Token ids and assembled words become their prompt only now.
+    enum Made<'a> {
+        Text(std::borrow::Cow<'a, str>),
+        Ids(Vec<u32>),
+    }
+    let made = match prompt {
+        PromptBody::Text(t) => Made::Text(t.as_str().into()),
+        PromptBody::Words(w) => Made::Text(w.text().into()),
+        PromptBody::TokenIds(t) => Made::Ids(t.ids()),
     };
     let model = opts.served_model_name.as_deref().unwrap_or(&opts.model);
-    let (messages, prompt, max_completion_tokens) = match (opts.chat, prompt) {
-        (true, PromptBody::Text(text)) => (
+    let (messages, prompt, max_completion_tokens) = match (opts.chat, &made) {
+        (true, Made::Text(text)) => (
             Some([Message {
                 role: "user",
                 content: text,
@@ -62,13 +68,13 @@ pub(super) fn request_body(
             None,
             Some(output_len),
         ),
-        (true, PromptBody::TokenIds(_)) => {
+        (true, Made::Ids(_)) => {
             return Err(Error::usage(
                 "token-id prompts need the completions endpoint, not the chat endpoint",
             ));
         }
-        (false, PromptBody::Text(t)) => (None, Some(PromptJson::Text(t)), None),
-        (false, PromptBody::TokenIds(_)) => (None, Some(PromptJson::TokenIds(&ids)), None),
+        (false, Made::Text(t)) => (None, Some(PromptJson::Text(t)), None),
+        (false, Made::Ids(ids)) => (None, Some(PromptJson::TokenIds(ids)), None),
     };
     let body = RequestJson {
         model,

@@ -50,8 +50,41 @@ pub(crate) enum Prep {
 /// A prompt as it will be sent.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum PromptBody {
+    /// Encoded and corrected text (the fallback), held whole.
     Text(String),
+    Words(Words),
     TokenIds(TokenIds),
+}
+
+/// An assembled prompt, made from its own generator when it is sent (the
+/// same text every time): a run holds the shared words and prefix and a
+/// few numbers per prompt, not every prompt's text.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Words {
+    prefix: std::sync::Arc<str>,
+    /// Each `" word"`, proven one token.
+    words: std::sync::Arc<[String]>,
+    seed: u64,
+    index: u64,
+    len: u32,
+}
+
+impl Words {
+    pub(crate) fn text(&self) -> String {
+        let mut text = String::with_capacity(self.prefix.len() + self.len as usize * 8);
+        text.push_str(&self.prefix);
+        for i in picks(self.seed, self.index, self.len, self.words.len()) {
+            text.push_str(&self.words[i]);
+        }
+        text
+    }
+}
+
+/// The words of prompt `index`, as positions in the word list: one
+/// sequence for its text and for the ids the check expects.
+fn picks(seed: u64, index: u64, len: u32, words: usize) -> impl Iterator<Item = usize> {
+    let mut r = prompt_rng(seed, index);
+    (0..len).map(move |_| r.random_range(0..words))
 }
 
 /// A token-id prompt, made from its own generator when it is sent (the
@@ -278,17 +311,6 @@ fn prompt(body: PromptBody, target: u32, n: u32, output: u32) -> Prompt {
     }
 }
 
-/// `n` entries at random: their ids and their text appended to `text`.
-fn assemble(rng: &mut StdRng, cands: &[Piece], n: u32, text: &mut String) -> Vec<u32> {
-    (0..n)
-        .map(|_| {
-            let p = &cands[rng.random_range(0..cands.len())];
-            text.push_str(&p.text);
-            p.id
-        })
-        .collect()
-}
-
 /// Builds every prompt. With a tokenizer: text of exact length; without:
 /// token-id lists.
 pub(crate) fn build(spec: &DatasetSpec, tokenizer: Option<&Tokenizer>) -> Result<Prepared> {
@@ -367,11 +389,12 @@ pub(crate) fn build(spec: &DatasetSpec, tokenizer: Option<&Tokenizer>) -> Result
         prompt_tokens: prompts.iter().map(|p| u64::from(p.prompt_len)).sum(),
         seconds: t0.elapsed().as_secs_f64(),
         cpu_seconds: super::cost::cpu_time().saturating_sub(cpu0).as_secs_f64(),
-        // Token ids are made as each request leaves, not here.
-        threads: if method == "token_ids" {
-            1
-        } else {
-            threads().min(prompts.len().max(1))
+        // Token ids and assembled text are made as each request leaves,
+        // not here: here only the check's encodes share the cores.
+        threads: match method {
+            "token_ids" => 1,
+            "assembled" => threads().min(checked.max(1)),
+            _ => threads().min(prompts.len().max(1)),
         },
     };
     Ok(Prepared {
@@ -381,55 +404,62 @@ pub(crate) fn build(spec: &DatasetSpec, tokenizer: Option<&Tokenizer>) -> Result
 }
 
 /// Assembled prompts, checked: Ok((prompts, prompts checked)), or Err(why
-/// the check failed) for the caller to fall back.
+/// the check failed) for the caller to fall back. Their text is made as
+/// each request leaves ([`Words::text`]).
 fn assembled(
     spec: &DatasetSpec,
     tok: &Tokenizer,
     cands: &[Piece],
     lens: &[(u32, u32)],
 ) -> Result<std::result::Result<(Vec<Prompt>, usize), String>> {
-    let mut prefix = String::new();
-    let prefix_ids = assemble(
-        &mut prompt_rng(spec.seed, u64::MAX),
-        cands,
-        spec.prefix_len,
-        &mut prefix,
-    );
-    let build_one = |i: usize| {
-        let (input, output) = lens[i];
-        let mut text = String::with_capacity(prefix.len() + input as usize * 8);
-        text.push_str(&prefix);
-        let ids = assemble(
-            &mut prompt_rng(spec.seed, i as u64),
-            cands,
-            input,
-            &mut text,
-        );
-        (text, ids, input, output)
+    let words: std::sync::Arc<[String]> = cands.iter().map(|p| p.text.clone()).collect();
+    let prefix_picks: Vec<usize> =
+        picks(spec.seed, u64::MAX, spec.prefix_len, cands.len()).collect();
+    let prefix: String = prefix_picks
+        .iter()
+        .map(|&i| cands[i].text.as_str())
+        .collect();
+    let prefix: std::sync::Arc<str> = prefix.into();
+    let words_of = |i: usize| Words {
+        prefix: prefix.clone(),
+        words: words.clone(),
+        seed: spec.seed,
+        index: i as u64,
+        len: lens[i].0,
     };
-    // The check first, on prompts spread over the set: a tokenizer that
-    // merges across words fails it before the rest is made.
+    // A full encode of prompts spread over the set, on every core, before
+    // any is used: a tokenizer that merges across words fails here.
     let n = lens.len();
     let k = sample_size(n);
-    for j in 0..k {
+    let mismatches = par_map(k, |j| {
         let i = j * n / k;
-        let (text, ids, _, _) = build_one(i);
-        let got = tok.encode(&text)?;
-        let want: Vec<u32> = prefix_ids.iter().chain(&ids).copied().collect();
-        if got != want {
-            let at = got.iter().zip(&want).take_while(|(a, b)| a == b).count();
-            return Ok(Err(format!(
-                "an assembled prompt (#{i}) is {} tokens by a full encode, not {} (they differ from token {at}): its pre-tokenizer merges across words",
-                got.len(),
-                want.len()
-            )));
+        let w = words_of(i);
+        let got = tok.encode(&w.text())?;
+        let want: Vec<u32> = prefix_picks
+            .iter()
+            .copied()
+            .chain(picks(w.seed, w.index, w.len, cands.len()))
+            .map(|c| cands[c].id)
+            .collect();
+        if got == want {
+            return Ok(None);
         }
-    }
-    let prompts = par_map(n, |i| {
-        let (text, _, input, output) = build_one(i);
-        let target = spec.prefix_len + input;
-        Ok(prompt(PromptBody::Text(text), target, target, output))
+        let at = got.iter().zip(&want).take_while(|(a, b)| a == b).count();
+        Ok(Some(format!(
+            "an assembled prompt (#{i}) is {} tokens by a full encode, not {} (they differ from token {at}): its pre-tokenizer merges across words",
+            got.len(),
+            want.len()
+        )))
     })?;
+    if let Some(why) = mismatches.into_iter().flatten().next() {
+        return Ok(Err(why));
+    }
+    let prompts = (0..n)
+        .map(|i| {
+            let target = spec.prefix_len + lens[i].0;
+            prompt(PromptBody::Words(words_of(i)), target, target, lens[i].1)
+        })
+        .collect();
     Ok(Ok((prompts, k)))
 }
 #[cfg(test)]
@@ -487,7 +517,7 @@ mod tests {
             .iter()
             .map(|p| match &p.body {
                 PromptBody::TokenIds(i) => i.ids(),
-                PromptBody::Text(_) => panic!("ids"),
+                _ => panic!("ids"),
             })
             .collect();
         assert_eq!(
@@ -495,7 +525,7 @@ mod tests {
             p.iter()
                 .map(|p| match &p.body {
                     PromptBody::TokenIds(i) => i.ids(),
-                    PromptBody::Text(_) => panic!("ids"),
+                    _ => panic!("ids"),
                 })
                 .collect::<Vec<_>>(),
             "the same ids each time they are made"
@@ -572,11 +602,12 @@ mod tests {
         }
     }
 
-    fn texts(p: &Prepared) -> Vec<&str> {
+    fn texts(p: &Prepared) -> Vec<String> {
         p.prompts
             .iter()
             .map(|p| match &p.body {
-                PromptBody::Text(t) => t.as_str(),
+                PromptBody::Text(t) => t.clone(),
+                PromptBody::Words(w) => w.text(),
                 PromptBody::TokenIds(_) => panic!("text"),
             })
             .collect()
@@ -592,7 +623,7 @@ mod tests {
             assert_eq!(p.preparation.checked_prompts, 4, "300 prompts: 4 checked");
             assert!(p.preparation.fallback_reason.is_none());
             for (pr, text) in p.prompts.iter().zip(texts(&p)) {
-                let n = tok.count(text).expect("encodes");
+                let n = tok.count(&text).expect("encodes");
                 assert_eq!(
                     (n as u32, pr.prompt_len),
                     (pr.target_len, pr.target_len),
@@ -610,7 +641,10 @@ mod tests {
             if prefix_len > 0 {
                 let t = texts(&p);
                 let head = |s: &str| s.split(' ').take(6).collect::<Vec<_>>().join(" ");
-                assert!(t.iter().all(|s| head(s) == head(t[0])), "one shared prefix");
+                assert!(
+                    t.iter().all(|s| head(s) == head(&t[0])),
+                    "one shared prefix"
+                );
             }
         }
         let again = build(&text_spec(0, Prep::Auto), Some(&tok)).expect("builds");
@@ -638,7 +672,7 @@ mod tests {
         assert!(exact >= 240, "{exact} of 300 exact");
         for (pr, t) in p.prompts.iter().zip(texts(&p)) {
             assert_eq!(
-                tok.count(t).expect("encodes") as u32,
+                tok.count(&t).expect("encodes") as u32,
                 pr.prompt_len,
                 "reported as it is"
             );
