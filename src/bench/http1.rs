@@ -16,9 +16,10 @@ use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// The largest response head accepted.
-const MAX_HEAD: usize = 64 << 10;
-const MAX_HEADERS: usize = 64;
+/// The largest response head accepted, and the most headers: hyper's
+/// limits, so no server reqwest read is refused here.
+const MAX_HEAD: usize = 400 << 10;
+const MAX_HEADERS: usize = 100;
 /// The longest chunk-size or trailer line accepted (extensions included).
 const MAX_CHUNK_LINE: usize = 4096;
 /// Room made for each read. Pages are only touched as bytes arrive, so an
@@ -120,8 +121,17 @@ impl Pool {
         while set.join_next().await.is_some() {}
     }
 
+    /// The most recently used idle connection that is still open. A server
+    /// closes idle connections (uvicorn after 5 s): each one taken is
+    /// checked first, so a request is not sent onto a closed one and then
+    /// sent again.
     fn take(&self) -> Option<TcpStream> {
-        self.idle.lock().ok()?.pop()
+        loop {
+            let s = self.idle.lock().ok()?.pop()?;
+            if still_open(&s) {
+                return Some(s);
+            }
+        }
     }
 
     fn put(&self, s: TcpStream) {
@@ -206,6 +216,30 @@ impl Pool {
     }
 }
 
+/// Whether an idle connection can carry a request: not closed by the
+/// server, and nothing unread on it (bytes after an answer's end mean the
+/// framing was not what the server sent). One non-blocking peek.
+#[cfg(unix)]
+fn still_open(s: &TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut byte = 0u8;
+    // SAFETY: a one-byte peek into a local buffer on a socket we own.
+    let n = unsafe {
+        libc::recv(
+            s.as_raw_fd(),
+            (&raw mut byte).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+}
+
+#[cfg(not(unix))]
+fn still_open(_: &TcpStream) -> bool {
+    true
+}
+
 /// How the answer's body ends (RFC 9112 §6.3).
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Framing {
@@ -281,7 +315,9 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, SendError> {
             (None, Some(n)) => Framing::Length(n),
         }
     };
-    if framing == Framing::Close {
+    // Close-delimited; a switch of protocol; both a length and chunking
+    // (RFC 9112 §6.3: read as chunked, then the connection is not trusted).
+    if framing == Framing::Close || status == 101 || (chunked.is_some() && length.is_some()) {
         keep_alive = false;
     }
     Ok(Some((status, len, framing, keep_alive)))
@@ -379,6 +415,11 @@ pub(crate) struct Response {
 }
 
 impl Response {
+    /// Whether the connection goes back to the pool at the answer's end.
+    pub(crate) fn reusable(&self) -> bool {
+        self.keep_alive && self.stream.is_some()
+    }
+
     /// The next bytes of the body as they arrive; `None` at its end, when
     /// a reusable connection goes back to the pool. Dropping the answer
     /// before its end closes the connection.
@@ -530,6 +571,15 @@ mod tests {
             ok("HTTP/1.1 204 No Content\r\n\r\n"),
             Some((204, Framing::Done, true))
         );
+        assert_eq!(
+            ok("HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\n\r\n"),
+            Some((101, Framing::Done, false))
+        );
+        assert_eq!(
+            ok("HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n"),
+            Some((200, Framing::Chunked(Chunk::Size), false)),
+            "read as chunked, the connection not reused"
+        );
         assert_eq!(head("HTTP/1.1 200 OK\r\ncontent"), Ok(None));
         for bad in [
             "SSH-2.0-OpenSSH\r\n\r\n",
@@ -554,5 +604,67 @@ mod tests {
         for other in ["https://h/v1", "http://u:p@h/v1", "not a url"] {
             assert!(Pool::for_url(other).is_none(), "{other}");
         }
+    }
+
+    /// Against a scripted server: an interim 100 is skipped; a finished
+    /// answer's connection is pooled and reused; one the server closed
+    /// while idle, or one with stray bytes after its answer, is not.
+    #[tokio::test]
+    async fn only_open_clean_idle_connections_are_reused() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        use std::time::Duration;
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let n = count.fetch_add(1, SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let first: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+                    let _ = s.write_all(first).await;
+                    match n {
+                        0 => {} // closed while idle in the client's pool
+                        1 => {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            let _ = s.write_all(b"stray").await;
+                            tokio::time::sleep(Duration::from_secs(5)).await;
+                        }
+                        _ => {
+                            while let Ok(1..) = s.read(&mut buf).await {
+                                let again = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                                let _ = s.write_all(again).await;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        let pool = Pool::for_url(&format!("http://{addr}/v1/completions")).expect("pool");
+        let body = |pool: Arc<Pool>| async move {
+            let (_, mut r) = pool.send(b"{}", false).await.expect("an answer");
+            assert_eq!(r.status, 200);
+            let mut b = Vec::new();
+            while let Some(c) = r.chunk().await.expect("a body") {
+                b.extend_from_slice(c);
+            }
+            b
+        };
+        let idle = |pool: &Pool| pool.idle.lock().map(|v| v.len()).unwrap_or(0);
+        assert_eq!(body(Arc::clone(&pool)).await, b"ok");
+        assert_eq!(idle(&pool), 1, "pooled at the answer's end");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The server closed connection 0: a new one, no failed send.
+        assert_eq!(body(Arc::clone(&pool)).await, b"ok");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Connection 1 has stray bytes: a new one, reused after.
+        assert_eq!(body(Arc::clone(&pool)).await, b"ok");
+        assert_eq!(body(Arc::clone(&pool)).await, b"ok");
+        assert_eq!(accepted.load(SeqCst), 3);
+        assert_eq!(idle(&pool), 1);
     }
 }

@@ -362,7 +362,9 @@ impl Answer {
     /// has not arrived yet. reqwest does this in its connection task.
     fn release(mut self, deadline: Instant) {
         use futures_util::FutureExt;
-        if !matches!(self, Answer::Direct(_)) {
+        // reqwest's own task does it; a connection that will not be reused
+        // is closed now.
+        if !matches!(&self, Answer::Direct(r) if r.reusable()) {
             return;
         }
         for _ in 0..64 {
