@@ -91,34 +91,12 @@ impl Pool {
         Ok(s)
     }
 
-    /// Opens up to `n` connections ahead of the run, each used once for
-    /// `GET <path>` (read to its end, at most 1 MiB): a connection the
-    /// server has not accepted yet would be accepted during the first
-    /// burst, and that wait would count as its requests' TTFT. A connection
-    /// that fails is simply not there; a request then opens its own.
-    pub(crate) async fn open(self: &Arc<Self>, n: usize, path: &str) {
+    /// `GET <path>` on a new connection; at the answer's end the
+    /// connection joins the pool (how connections are opened before a run).
+    pub(crate) async fn get(self: &Arc<Self>, path: &str) -> Result<Response, SendError> {
+        let stream = self.connect().await?;
         let get = format!("GET {path} HTTP/1.1\r\nhost: {}\r\n\r\n", self.host);
-        let mut set = tokio::task::JoinSet::new();
-        for _ in 0..n {
-            let (pool, get) = (Arc::clone(self), get.clone());
-            set.spawn(async move {
-                let Ok(stream) = pool.connect().await else {
-                    return;
-                };
-                let Ok((_, mut answer)) = pool.exchange(stream, get.as_bytes()).await else {
-                    return;
-                };
-                // At its end the connection goes back to the pool.
-                let mut read = 0;
-                while let Ok(Some(b)) = answer.chunk().await {
-                    read += b.len();
-                    if read > 1 << 20 {
-                        break;
-                    }
-                }
-            });
-        }
-        while set.join_next().await.is_some() {}
+        Ok(self.exchange(stream, get.as_bytes()).await?.1)
     }
 
     /// The most recently used idle connection that is still open. A server

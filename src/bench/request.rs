@@ -251,40 +251,43 @@ impl Transport {
 
     /// Opens up to `n` connections before measuring, so the first burst
     /// does not pay for them: `n` requests to `/v1/models` at once, each
-    /// on a connection of its own.
+    /// on a connection of its own, read to the end so the connection is
+    /// pooled. A request, not a bare connect: a connection the server has
+    /// not accepted yet would be accepted during the first burst, and
+    /// that wait would count as its requests' TTFT. One that fails is
+    /// simply not there; a request then opens its own.
     pub(crate) async fn open(&self, n: usize, models_url: &str) {
-        let clients = match self {
-            Transport::Direct(pool) => {
-                let path = reqwest::Url::parse(models_url)
-                    .map_or_else(|_| "/v1/models".to_string(), |u| u.path().to_string());
-                let _ = tokio::time::timeout(Duration::from_secs(10), pool.open(n, &path)).await;
-                return;
-            }
-            Transport::Library(c) => c,
-        };
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..n {
-            let req = clients
-                .pooled
-                .get(models_url)
-                .timeout(Duration::from_secs(10));
+            let answer = match self {
+                Transport::Direct(pool) => {
+                    let pool = std::sync::Arc::clone(pool);
+                    let path = reqwest::Url::parse(models_url)
+                        .map_or_else(|_| "/v1/models".to_string(), |u| u.path().to_string());
+                    futures_util::future::Either::Left(async move {
+                        pool.get(&path).await.ok().map(Answer::Direct)
+                    })
+                }
+                Transport::Library(c) => {
+                    let req = c.pooled.get(models_url);
+                    futures_util::future::Either::Right(async move {
+                        req.send().await.ok().map(|r| Answer::Library {
+                            stream: r.bytes_stream().boxed(),
+                            held: bytes::Bytes::new(),
+                        })
+                    })
+                }
+            };
             set.spawn(async move {
-                if let Ok(r) = req.send().await {
-                    // Read to the end so the connection goes back to the
-                    // pool, but not an endless body (a hostile server held
-                    // every run for the whole timeout).
-                    let mut body = r.bytes_stream();
-                    let mut read = 0;
-                    while let Some(Ok(b)) = body.next().await {
-                        read += b.len();
-                        if read > 1 << 20 {
-                            break;
-                        }
-                    }
+                if let Some(mut answer) = answer.await {
+                    answer.drain().await;
                 }
             });
         }
-        while set.join_next().await.is_some() {}
+        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+            while set.join_next().await.is_some() {}
+        })
+        .await;
     }
 
     /// One attempt: when the request went onto its connection, the status
@@ -375,17 +378,21 @@ impl Answer {
             }
         }
         tokio::spawn(async move {
-            let _ = tokio::time::timeout_at(deadline.into(), async {
-                let mut read = 0;
-                while let Ok(Some(b)) = self.next().await {
-                    read += b.len();
-                    if read > 1 << 20 {
-                        break;
-                    }
-                }
-            })
-            .await;
+            let _ = tokio::time::timeout_at(deadline.into(), self.drain()).await;
         });
+    }
+
+    /// Reads to the end, so the connection goes back to the pool; but not
+    /// an endless body (a hostile server would hold the run for the whole
+    /// timeout): at most 1 MiB.
+    async fn drain(&mut self) {
+        let mut read = 0;
+        while let Ok(Some(b)) = self.next().await {
+            read += b.len();
+            if read > 1 << 20 {
+                break;
+            }
+        }
     }
 
     /// The next bytes of the body; `None` at its end.
