@@ -103,7 +103,26 @@ impl Drop for Server {
     }
 }
 
+/// A port for a server to listen on, chosen below the kernel's ephemeral
+/// range when there is room: a port from `bind(:0)` comes from that range,
+/// and between choosing it and the server binding it any outgoing
+/// connection on the machine (a client's, another run's) may take it as its
+/// local port; the server then fails with "address already in use".
 fn free_port() -> Result<u16> {
+    const FLOOR: u16 = 10_000;
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    if let Some(span) = ephemeral.checked_sub(FLOOR).filter(|s| *s >= 1000) {
+        let start = rand::random::<u16>() % span;
+        for i in 0..64u16 {
+            let port = FLOOR + start.wrapping_add(i.wrapping_mul(997)) % span;
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return Ok(port);
+            }
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -488,4 +507,27 @@ pub(crate) fn finish(
     let notice = o.scaled_down().then_some("Scaled-down local run (shorter prompts, fewer requests): these numbers are not measurements.");
     report::write(&results, &o.out.join("report"), notice, comparison)?;
     Ok((tables, skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    /// On Linux the port is below the ephemeral range (outgoing connections
+    /// cannot take it before the server binds it), and free.
+    #[test]
+    fn server_ports_come_from_below_the_ephemeral_range() {
+        let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            .unwrap_or(u16::MAX);
+        for _ in 0..20 {
+            let port = super::free_port().expect("a port");
+            if low > 11_000 {
+                assert!(
+                    (10_000..low).contains(&port),
+                    "{port} (ephemeral from {low})"
+                );
+            }
+            std::net::TcpListener::bind(("127.0.0.1", port)).expect("free");
+        }
+    }
 }
