@@ -1064,3 +1064,121 @@ fn a_stale_keep_alive_connection_is_resent_on_a_new_one() {
     );
     assert!(r["send_retries"].as_u64().is_some_and(|n| n >= 4), "{r}");
 }
+
+/// `OPENAI_API_KEY` goes out as `authorization: Bearer …` on every
+/// request, the connection warm-up's included, over either HTTP client:
+/// the seed's client sends it, and a server started with `--api-key`
+/// refuses requests without it. A key a header cannot carry (a line break
+/// would add headers of its own) is refused before anything is sent.
+#[test]
+fn the_api_key_is_sent_as_a_bearer_token() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr").to_string();
+    let (tx, rx) = std::sync::mpsc::channel::<(String, Option<String>)>();
+    std::thread::spawn(move || {
+        for stream in l.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(s.try_clone().expect("clone"));
+                loop {
+                    let (mut first, mut auth, mut len) = (String::new(), None, 0usize);
+                    loop {
+                        let mut line = String::new();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if first.is_empty() {
+                            first = line.trim_end().to_string();
+                        } else if let Some(v) = lower.strip_prefix("authorization:") {
+                            auth = Some(line[line.len() - v.len()..].trim().to_string());
+                        } else if let Some(v) = lower.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    let _ = r.read_exact(&mut body);
+                    let body: &[u8] = if first.starts_with("GET") {
+                        b"{\"data\":[{\"id\":\"m\"}]}"
+                    } else {
+                        b"data: {\"choices\":[{\"text\":\"a\",\"finish_reason\":\"length\"}]}\n\ndata: [DONE]\n\n"
+                    };
+                    let _ = tx.send((first, auth));
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = s.write_all(head.as_bytes());
+                    let _ = s.write_all(body);
+                }
+            });
+        }
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("http://{addr}");
+    let args = [
+        "bench",
+        "serve",
+        "--model",
+        "m",
+        "--base-url",
+        &url,
+        "--prompt-token-ids",
+        "--random-input-len",
+        "4",
+        "--random-output-len",
+        "1",
+        "--num-prompts",
+        "6",
+        "--max-concurrency",
+        "2",
+        "--save-result",
+        "--result-dir",
+        dir.path().to_str().expect("utf8"),
+        "--result-filename",
+        "r.json",
+    ];
+    let key = ("OPENAI_API_KEY", "sk-test.1");
+    let proxy = [
+        key,
+        ("http_proxy", "http://127.0.0.1:9"),
+        ("NO_PROXY", "127.0.0.1"),
+    ];
+    for (env, client) in [(&[key][..], "infmax-http1"), (&proxy[..], "reqwest")] {
+        let out = common::bench::infmax_with(&args, env);
+        let r: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("r.json")).expect("result written"),
+        )
+        .expect("JSON");
+        assert_eq!(out.status.code(), Some(0), "{r}");
+        assert_eq!(r["client_cost"]["http_client"], client, "{r}");
+        assert_eq!(r["completed"], 6, "{r}");
+        let seen: Vec<_> = rx.try_iter().collect();
+        assert!(
+            seen.iter().filter(|(l, _)| l.starts_with("POST")).count() == 6,
+            "{seen:?}"
+        );
+        assert!(
+            seen.iter().any(|(l, _)| l.starts_with("GET /v1/models")),
+            "{seen:?}"
+        );
+        assert!(
+            seen.iter()
+                .all(|(_, a)| a.as_deref() == Some("Bearer sk-test.1")),
+            "{client}: {seen:?}"
+        );
+    }
+    let out = common::bench::infmax_with(&args, &[("OPENAI_API_KEY", "sk\r\nx-injected: 1")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("OPENAI_API_KEY") && !stderr.contains("injected"),
+        "{stderr}"
+    );
+    assert_eq!(rx.try_iter().count(), 0, "nothing sent");
+}

@@ -49,7 +49,8 @@ impl std::fmt::Display for SendError {
 /// starts with.
 pub(crate) struct Pool {
     addr: String,
-    /// The value of the `host` header.
+    /// The value of the `host` header and the line end, then the
+    /// `authorization` line if any: what every request's head carries.
     host: String,
     /// `POST <path> HTTP/1.1` and the fixed headers, up to content-length.
     head: String,
@@ -57,8 +58,9 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    /// A pool for `url`; `None` unless it is plain `http://`.
-    pub(crate) fn for_url(url: &str) -> Option<Arc<Pool>> {
+    /// A pool for `url`; `None` unless it is plain `http://`. `bearer`:
+    /// the API key every request carries (checked to be header-safe).
+    pub(crate) fn for_url(url: &str, bearer: Option<&str>) -> Option<Arc<Pool>> {
         let u = reqwest::Url::parse(url).ok()?;
         if u.scheme() != "http" || !u.username().is_empty() || u.password().is_some() {
             return None;
@@ -73,11 +75,12 @@ impl Pool {
             Some(q) => format!("{}?{q}", u.path()),
             None => u.path().to_string(),
         };
+        let auth = bearer.map_or_else(String::new, |k| format!("authorization: Bearer {k}\r\n"));
         Some(Arc::new(Pool {
             addr: format!("{host}:{port}"),
-            host: host_header.clone(),
+            host: format!("{host_header}\r\n{auth}"),
             head: format!(
-                "POST {path} HTTP/1.1\r\nhost: {host_header}\r\ncontent-type: application/json\r\naccept: text/event-stream\r\n"
+                "POST {path} HTTP/1.1\r\nhost: {host_header}\r\n{auth}content-type: application/json\r\naccept: text/event-stream\r\n"
             ),
             idle: Mutex::new(Vec::new()),
         }))
@@ -95,7 +98,7 @@ impl Pool {
     /// connection joins the pool (how connections are opened before a run).
     pub(crate) async fn get(self: &Arc<Self>, path: &str) -> Result<Response, SendError> {
         let stream = self.connect().await?;
-        let get = format!("GET {path} HTTP/1.1\r\nhost: {}\r\n\r\n", self.host);
+        let get = format!("GET {path} HTTP/1.1\r\nhost: {}\r\n", self.host);
         Ok(self.exchange(stream, get.as_bytes()).await?.1)
     }
 
@@ -570,17 +573,21 @@ mod tests {
 
     #[test]
     fn only_plain_http_urls_get_a_pool() {
-        let p = Pool::for_url("http://127.0.0.1:8000/v1/completions?x=1").expect("pool");
+        let p = Pool::for_url("http://127.0.0.1:8000/v1/completions?x=1", None).expect("pool");
         assert_eq!(p.addr, "127.0.0.1:8000");
         assert!(
             p.head
                 .starts_with("POST /v1/completions?x=1 HTTP/1.1\r\nhost: 127.0.0.1:8000\r\n")
         );
-        let p = Pool::for_url("http://[::1]/v1/completions").expect("pool");
+        let p = Pool::for_url("http://[::1]/v1/completions", Some("k-1")).expect("pool");
         assert_eq!(p.addr, "[::1]:80");
-        assert!(p.head.contains("host: [::1]\r\n"));
+        assert!(
+            p.head
+                .contains("host: [::1]\r\nauthorization: Bearer k-1\r\ncontent-type")
+        );
+        assert_eq!(p.host, "[::1]\r\nauthorization: Bearer k-1\r\n");
         for other in ["https://h/v1", "http://u:p@h/v1", "not a url"] {
-            assert!(Pool::for_url(other).is_none(), "{other}");
+            assert!(Pool::for_url(other, None).is_none(), "{other}");
         }
     }
 
@@ -622,7 +629,7 @@ mod tests {
                 });
             }
         });
-        let pool = Pool::for_url(&format!("http://{addr}/v1/completions")).expect("pool");
+        let pool = Pool::for_url(&format!("http://{addr}/v1/completions"), None).expect("pool");
         let body = |pool: Arc<Pool>| async move {
             let (_, mut r) = pool.send(b"{}", false).await.expect("an answer");
             assert_eq!(r.status, 200);

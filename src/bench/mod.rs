@@ -190,6 +190,7 @@ fn clients() -> Result<request::Clients> {
     Ok(request::Clients {
         pooled: crate::http::client(builder().pool_max_idle_per_host(usize::MAX))?,
         fresh: crate::http::client(builder().pool_max_idle_per_host(0))?,
+        bearer: None,
     })
 }
 

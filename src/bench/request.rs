@@ -206,6 +206,8 @@ impl http_body::Body for TimedBody {
 pub(crate) struct Clients {
     pub(crate) pooled: reqwest::Client,
     pub(crate) fresh: reqwest::Client,
+    /// The API key sent as `authorization: Bearer …`.
+    pub(crate) bearer: Option<String>,
 }
 
 /// How requests reach the server: plain `http://` without a proxy goes
@@ -220,6 +222,22 @@ pub(crate) enum Transport {
 /// The proxy variables reqwest obeys for `http://` URLs.
 const HTTP_PROXY_VARS: [&str; 4] = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"];
 
+/// `OPENAI_API_KEY`, sent as `authorization: Bearer …` as the seed's
+/// client sends it (servers started with `--api-key` refuse requests
+/// without it). Refused when a header cannot carry it: a line break in it
+/// would add headers of its own.
+fn api_key() -> crate::error::Result<Option<String>> {
+    let Some(key) = std::env::var_os("OPENAI_API_KEY").filter(|k| !k.is_empty()) else {
+        return Ok(None);
+    };
+    match key.into_string() {
+        Ok(k) if k.bytes().all(|b| (0x21..=0x7e).contains(&b)) => Ok(Some(k)),
+        _ => Err(crate::error::Error::usage(
+            "OPENAI_API_KEY holds a space, line break, control or non-ASCII character, which an authorization header cannot carry",
+        )),
+    }
+}
+
 /// A proxy is set for `http://`: reqwest goes through it (and honours
 /// `NO_PROXY`), as the seed's aiohttp client does.
 fn proxied() -> bool {
@@ -233,16 +251,20 @@ impl Transport {
         url: &str,
         library: impl FnOnce() -> crate::error::Result<Clients>,
     ) -> crate::error::Result<Transport> {
-        match super::http1::Pool::for_url(url) {
+        let bearer = api_key()?;
+        match super::http1::Pool::for_url(url, bearer.as_deref()) {
             Some(pool) if !proxied() => Ok(Transport::Direct(pool)),
-            _ => Ok(Transport::Library(library()?)),
+            _ => Ok(Transport::Library(Clients {
+                bearer,
+                ..library()?
+            })),
         }
     }
 
     /// The HTTP client [`for_url`](Transport::for_url) picks, as the
     /// result's `client_cost.http_client` names it.
     pub(crate) fn name_for(url: &str) -> &'static str {
-        if super::http1::Pool::for_url(url).is_some() && !proxied() {
+        if super::http1::Pool::for_url(url, None).is_some() && !proxied() {
             "infmax-http1"
         } else {
             "reqwest"
@@ -269,7 +291,10 @@ impl Transport {
                     })
                 }
                 Transport::Library(c) => {
-                    let req = c.pooled.get(models_url);
+                    let mut req = c.pooled.get(models_url);
+                    if let Some(k) = &c.bearer {
+                        req = req.bearer_auth(k);
+                    }
                     futures_util::future::Either::Right(async move {
                         req.send().await.ok().map(|r| Answer::Library {
                             stream: r.bytes_stream().boxed(),
@@ -318,8 +343,11 @@ impl Transport {
         } else {
             &clients.pooled
         };
-        let send = client
-            .post(url)
+        let mut send = client.post(url);
+        if let Some(k) = &clients.bearer {
+            send = send.bearer_auth(k);
+        }
+        let send = send
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::ACCEPT, "text/event-stream")
             // Stated outright, so no stack falls back to chunked encoding.
