@@ -49,10 +49,11 @@ impl std::fmt::Display for SendError {
 /// starts with.
 pub(crate) struct Pool {
     addr: String,
-    /// The value of the `host` header and the line end, then the
-    /// `authorization` line if any: what every request's head carries.
-    host: String,
-    /// `POST <path> HTTP/1.1` and the fixed headers, up to content-length.
+    /// The `host` line, and the `authorization` line if any: what every
+    /// request's head carries.
+    headers: String,
+    /// `POST <path> HTTP/1.1`, [`headers`](Pool::headers) and the fixed
+    /// ones, up to content-length.
     head: String,
     idle: Mutex<Vec<TcpStream>>,
 }
@@ -76,12 +77,13 @@ impl Pool {
             None => u.path().to_string(),
         };
         let auth = bearer.map_or_else(String::new, |k| format!("authorization: Bearer {k}\r\n"));
+        let headers = format!("host: {host_header}\r\n{auth}");
         Some(Arc::new(Pool {
             addr: format!("{host}:{port}"),
-            host: format!("{host_header}\r\n{auth}"),
             head: format!(
-                "POST {path} HTTP/1.1\r\nhost: {host_header}\r\n{auth}content-type: application/json\r\naccept: text/event-stream\r\n"
+                "POST {path} HTTP/1.1\r\n{headers}content-type: application/json\r\naccept: text/event-stream\r\n"
             ),
+            headers,
             idle: Mutex::new(Vec::new()),
         }))
     }
@@ -98,7 +100,7 @@ impl Pool {
     /// connection joins the pool (how connections are opened before a run).
     pub(crate) async fn get(self: &Arc<Self>, path: &str) -> Result<Response, SendError> {
         let stream = self.connect().await?;
-        let get = format!("GET {path} HTTP/1.1\r\nhost: {}\r\n", self.host);
+        let get = format!("GET {path} HTTP/1.1\r\n{}\r\n", self.headers);
         Ok(self.exchange(stream, get.as_bytes()).await?.1)
     }
 
@@ -585,7 +587,7 @@ mod tests {
             p.head
                 .contains("host: [::1]\r\nauthorization: Bearer k-1\r\ncontent-type")
         );
-        assert_eq!(p.host, "[::1]\r\nauthorization: Bearer k-1\r\n");
+        assert_eq!(p.headers, "host: [::1]\r\nauthorization: Bearer k-1\r\n");
         for other in ["https://h/v1", "http://u:p@h/v1", "not a url"] {
             assert!(Pool::for_url(other, None).is_none(), "{other}");
         }

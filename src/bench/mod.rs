@@ -199,6 +199,10 @@ pub(crate) fn run(opts: &BenchOptions) -> Result<Outcome> {
     if let Some(path) = &opts.result_path {
         check_writable(path)?;
     }
+    // Which HTTP client, and a bad OPENAI_API_KEY refused, before the
+    // prompts are made.
+    let url: Arc<str> = Arc::from(format!("{}{}", opts.base_url, opts.endpoint));
+    let transport = request::Transport::for_url(&url, clients)?;
     let tokenizer = if opts.prompt_token_ids && opts.tokenizer.is_none() {
         None
     } else {
@@ -242,7 +246,7 @@ pub(crate) fn run(opts: &BenchOptions) -> Result<Outcome> {
     .build()
     .map_err(|e| Error::env(format!("cannot start the async runtime: {e}")))?;
     let (records, duration, max_in_flight, aborted, cpu) =
-        rt.block_on(drive(opts, prompts, arrivals))?;
+        rt.block_on(drive(opts, &transport, &url, prompts, arrivals))?;
     let settings = Settings {
         metrics: &opts.metrics,
         percentiles: &opts.percentiles,
@@ -270,7 +274,7 @@ pub(crate) fn run(opts: &BenchOptions) -> Result<Outcome> {
         m.total_output_tokens,
         lag_p99,
         cost::peak_rss_bytes(),
-        request::Transport::name_for(&format!("{}{}", opts.base_url, opts.endpoint)),
+        transport.name(),
     );
     let tokenizer_id = opts.tokenizer.clone().unwrap_or_else(|| {
         if tokenizer.is_some() {
@@ -325,11 +329,11 @@ type Driven = (
 
 async fn drive(
     opts: &BenchOptions,
+    transport: &request::Transport,
+    url: &Arc<str>,
     prompts: Vec<Prompt>,
     arrivals: Vec<Duration>,
 ) -> Result<Driven> {
-    let url: Arc<str> = Arc::from(format!("{}{}", opts.base_url, opts.endpoint));
-    let transport = request::Transport::for_url(&url, clients)?;
     let cap = opts
         .max_concurrency
         .unwrap_or(Semaphore::MAX_PERMITS)
@@ -362,8 +366,8 @@ async fn drive(
         let mut prog =
             progress::Progress::new(progress::Mode::Off, warm.len(), opts.progress_every);
         phase(
-            &transport,
-            &url,
+            transport,
+            url,
             opts,
             warm,
             zero,
@@ -390,8 +394,8 @@ async fn drive(
     let cpu0 = cost::cpu_time();
     let start = Instant::now();
     let (records, max_in_flight) = phase(
-        &transport,
-        &url,
+        transport,
+        url,
         opts,
         work,
         arrivals,

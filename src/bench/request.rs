@@ -261,13 +261,11 @@ impl Transport {
         }
     }
 
-    /// The HTTP client [`for_url`](Transport::for_url) picks, as the
-    /// result's `client_cost.http_client` names it.
-    pub(crate) fn name_for(url: &str) -> &'static str {
-        if super::http1::Pool::for_url(url, None).is_some() && !proxied() {
-            "infmax-http1"
-        } else {
-            "reqwest"
+    /// The HTTP client, as the result's `client_cost.http_client` names it.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Transport::Direct(_) => "infmax-http1",
+            Transport::Library(_) => "reqwest",
         }
     }
 
@@ -279,13 +277,13 @@ impl Transport {
     /// that wait would count as its requests' TTFT. One that fails is
     /// simply not there; a request then opens its own.
     pub(crate) async fn open(&self, n: usize, models_url: &str) {
+        let path = reqwest::Url::parse(models_url)
+            .map_or_else(|_| "/v1/models".to_string(), |u| u.path().to_string());
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..n {
             let answer = match self {
                 Transport::Direct(pool) => {
-                    let pool = std::sync::Arc::clone(pool);
-                    let path = reqwest::Url::parse(models_url)
-                        .map_or_else(|_| "/v1/models".to_string(), |u| u.path().to_string());
+                    let (pool, path) = (std::sync::Arc::clone(pool), path.clone());
                     futures_util::future::Either::Left(async move {
                         pool.get(&path).await.ok().map(Answer::Direct)
                     })
@@ -390,11 +388,10 @@ enum Answer {
 impl Answer {
     /// Reads what is left after `[DONE]` (the closing chunk), so the
     /// connection goes back to the pool; off the request's path when it
-    /// has not arrived yet. reqwest does this in its connection task.
+    /// has not arrived yet. reqwest does this in its connection task; a
+    /// connection that will not be reused is closed now.
     fn release(mut self, deadline: Instant) {
         use futures_util::FutureExt;
-        // reqwest's own task does it; a connection that will not be reused
-        // is closed now.
         if !matches!(&self, Answer::Direct(r) if r.reusable()) {
             return;
         }
