@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::bench::{bench, bench_with, f, infmax};
+use common::bench::{bench, bench_with, f, infmax, result};
 use common::sim::{SimProcess, get};
 use serde_json::Value;
 use std::process::Command;
@@ -458,9 +458,7 @@ fn refused_connections() {
         "r.json",
     ]);
     assert_eq!(out.status.code(), Some(4));
-    let r: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).expect("written"))
-            .expect("json");
+    let r = result(dir.path(), &String::from_utf8_lossy(&out.stderr));
     assert_eq!(r["errors"], serde_json::json!({"connect": 3}));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -693,11 +691,20 @@ fn an_unwritable_result_dir_fails_before_sending() {
     assert_eq!(get(&sim.addr, "/sim/stats").json()["requests"], 0);
 }
 
+/// One HTTP/1.1 request as a test server read it.
+#[derive(Debug, Clone)]
+struct Request {
+    line: String,
+    authorization: Option<String>,
+}
+
 /// Reads one HTTP/1.1 request from a test server's connection (its body by
-/// Content-Length, then dropped): the request line, or `None` when the
-/// client closed first.
-fn read_request(r: &mut impl std::io::BufRead) -> Option<String> {
-    let mut request_line = String::new();
+/// Content-Length, then dropped), or `None` when the client closed first.
+fn read_request(r: &mut impl std::io::BufRead) -> Option<Request> {
+    let mut req = Request {
+        line: String::new(),
+        authorization: None,
+    };
     let mut len = 0usize;
     loop {
         let mut line = String::new();
@@ -707,16 +714,34 @@ fn read_request(r: &mut impl std::io::BufRead) -> Option<String> {
         if line == "\r\n" {
             break;
         }
-        if request_line.is_empty() {
-            request_line = line.clone();
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            len = v.trim().parse().unwrap_or(0);
+        let (name, value) = line.split_once(':').unwrap_or((&line, ""));
+        if req.line.is_empty() {
+            req.line = line.trim_end().to_string();
+        } else if name.eq_ignore_ascii_case("authorization") {
+            req.authorization = Some(value.trim().to_string());
+        } else if name.eq_ignore_ascii_case("content-length") {
+            len = value.trim().parse().unwrap_or(0);
         }
     }
     let mut body = vec![0; len];
     let _ = r.read_exact(&mut body);
-    Some(request_line)
+    Some(req)
+}
+
+/// Answers `req` with a content-length body: the model list for a `GET`
+/// (the connection warm-up), else `stream`.
+fn answer(s: &mut impl std::io::Write, req: &Request, stream: &[u8]) {
+    let body: &[u8] = if req.line.starts_with("GET") {
+        b"{\"data\":[{\"id\":\"m\"}]}"
+    } else {
+        stream
+    };
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let _ = s.write_all(head.as_bytes());
+    let _ = s.write_all(body);
 }
 
 /// A server whose streams open with a byte-order mark and end lines with a
@@ -776,10 +801,7 @@ fn hostile_but_legal_streams_and_an_endless_line() {
         ];
         args.extend_from_slice(extra);
         let out = infmax(&args);
-        let r: Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.path().join("r.json")).expect("result written"),
-        )
-        .expect("JSON");
+        let r = result(dir.path(), &String::from_utf8_lossy(&out.stderr));
         (out.status.code(), r)
     };
     let (code, r) = run(&url, &["--num-prompts", "4", "--random-output-len", "3"]);
@@ -999,7 +1021,7 @@ fn a_result_name_with_a_line_break_is_refused() {
 /// the same way), so nothing fails (#17 item 10).
 #[test]
 fn a_stale_keep_alive_connection_is_resent_on_a_new_one() {
-    use std::io::{BufReader, Write};
+    use std::io::BufReader;
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = l.local_addr().expect("addr").to_string();
     std::thread::spawn(move || {
@@ -1008,23 +1030,13 @@ fn a_stale_keep_alive_connection_is_resent_on_a_new_one() {
             std::thread::spawn(move || {
                 let mut r = BufReader::new(s.try_clone().expect("clone"));
                 for served in 0.. {
-                    let Some(request_line) = read_request(&mut r) else {
+                    let Some(req) = read_request(&mut r) else {
                         return;
                     };
                     if served > 0 {
                         return; // the stale connection: closed, never answered
                     }
-                    let body: &[u8] = if request_line.starts_with("GET") {
-                        b"{\"data\":[{\"id\":\"m\"}]}"
-                    } else {
-                        b"data: {\"choices\":[{\"text\":\"a\"}]}\n\ndata: {\"choices\":[{\"text\":\"b\",\"finish_reason\":\"length\"}],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n"
-                    };
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n",
-                        body.len()
-                    );
-                    let _ = s.write_all(head.as_bytes());
-                    let _ = s.write_all(body);
+                    answer(&mut s, &req, b"data: {\"choices\":[{\"text\":\"a\"}]}\n\ndata: {\"choices\":[{\"text\":\"b\",\"finish_reason\":\"length\"}],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n");
                 }
             });
         }
@@ -1052,10 +1064,7 @@ fn a_stale_keep_alive_connection_is_resent_on_a_new_one() {
         "--result-filename",
         "r.json",
     ]);
-    let r: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("r.json")).expect("result written"),
-    )
-    .expect("JSON");
+    let r = result(dir.path(), &String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{r}");
     assert_eq!(
         (r["completed"].as_u64(), r["failed"].as_u64()),
@@ -1072,49 +1081,20 @@ fn a_stale_keep_alive_connection_is_resent_on_a_new_one() {
 /// would add headers of its own) is refused before anything is sent.
 #[test]
 fn the_api_key_is_sent_as_a_bearer_token() {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::BufReader;
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = l.local_addr().expect("addr").to_string();
-    let (tx, rx) = std::sync::mpsc::channel::<(String, Option<String>)>();
+    let (tx, rx) = std::sync::mpsc::channel::<Request>();
     std::thread::spawn(move || {
         for stream in l.incoming() {
             let Ok(mut s) = stream else { continue };
             let tx = tx.clone();
             std::thread::spawn(move || {
                 let mut r = BufReader::new(s.try_clone().expect("clone"));
-                loop {
-                    let (mut first, mut auth, mut len) = (String::new(), None, 0usize);
-                    loop {
-                        let mut line = String::new();
-                        if r.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                        let lower = line.to_ascii_lowercase();
-                        if first.is_empty() {
-                            first = line.trim_end().to_string();
-                        } else if let Some(v) = lower.strip_prefix("authorization:") {
-                            auth = Some(line[line.len() - v.len()..].trim().to_string());
-                        } else if let Some(v) = lower.strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    let _ = r.read_exact(&mut body);
-                    let body: &[u8] = if first.starts_with("GET") {
-                        b"{\"data\":[{\"id\":\"m\"}]}"
-                    } else {
-                        b"data: {\"choices\":[{\"text\":\"a\",\"finish_reason\":\"length\"}]}\n\ndata: [DONE]\n\n"
-                    };
-                    let _ = tx.send((first, auth));
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n",
-                        body.len()
-                    );
-                    let _ = s.write_all(head.as_bytes());
-                    let _ = s.write_all(body);
+                while let Some(req) = read_request(&mut r) {
+                    // Recorded before the answer: the run cannot end first.
+                    let _ = tx.send(req.clone());
+                    answer(&mut s, &req, b"data: {\"choices\":[{\"text\":\"a\",\"finish_reason\":\"length\"}]}\n\ndata: [DONE]\n\n");
                 }
             });
         }
@@ -1151,25 +1131,22 @@ fn the_api_key_is_sent_as_a_bearer_token() {
     ];
     for (env, client) in [(&[key][..], "infmax-http1"), (&proxy[..], "reqwest")] {
         let out = common::bench::infmax_with(&args, env);
-        let r: Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.path().join("r.json")).expect("result written"),
-        )
-        .expect("JSON");
+        let r = result(dir.path(), &String::from_utf8_lossy(&out.stderr));
         assert_eq!(out.status.code(), Some(0), "{r}");
         assert_eq!(r["client_cost"]["http_client"], client, "{r}");
         assert_eq!(r["completed"], 6, "{r}");
         let seen: Vec<_> = rx.try_iter().collect();
         assert!(
-            seen.iter().filter(|(l, _)| l.starts_with("POST")).count() == 6,
+            seen.iter().filter(|q| q.line.starts_with("POST")).count() == 6,
             "{seen:?}"
         );
         assert!(
-            seen.iter().any(|(l, _)| l.starts_with("GET /v1/models")),
+            seen.iter().any(|q| q.line.starts_with("GET /v1/models")),
             "{seen:?}"
         );
         assert!(
             seen.iter()
-                .all(|(_, a)| a.as_deref() == Some("Bearer sk-test.1")),
+                .all(|q| q.authorization.as_deref() == Some("Bearer sk-test.1")),
             "{client}: {seen:?}"
         );
     }

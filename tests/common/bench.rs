@@ -69,10 +69,14 @@ pub fn bench_with(
     args.extend_from_slice(extra);
     let out = infmax_with(&args, env);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    (out.status.code(), result(dir, &stderr), stderr)
+}
+
+/// The result `r.json` a run wrote into `dir`; `stderr` is shown if none.
+pub fn result(dir: &std::path::Path, stderr: &str) -> Value {
     let text = std::fs::read_to_string(dir.join("r.json"))
         .unwrap_or_else(|_| panic!("result written; stderr:\n{stderr}"));
-    let v: Value = serde_json::from_str(&text).expect("result is JSON");
-    (out.status.code(), v, stderr)
+    serde_json::from_str(&text).expect("result is JSON")
 }
 
 pub fn f(v: &Value, k: &str) -> f64 {
