@@ -155,7 +155,13 @@ fn start_server(o: &RunOptions, e: &MatrixEntry, name: &str) -> Result<Server> {
     let log = o.out.join("logs").join(format!("{name}.log"));
     let log_file = std::fs::File::create(&log)
         .map_err(|err| Error::env(format!("cannot create {}: {err}", log.display())))?;
-    let port = free_port()?;
+    // The simulator binds a port of the kernel's choosing and announces it
+    // (no window in which another process can take it); a server command
+    // gets a free port to bind, and is started again if it was taken.
+    let port = match o.engine {
+        Engine::Sim => 0,
+        Engine::Cmd(_) => free_port()?,
+    };
     let (tp, ep, dp) = match e {
         MatrixEntry::Single(s) => (s.tp, s.ep, s.dp_attn),
         MatrixEntry::Multi(m) => (m.decode.tp, m.decode.ep, m.decode.dp_attn),
@@ -235,6 +241,87 @@ fn start_server(o: &RunOptions, e: &MatrixEntry, name: &str) -> Result<Server> {
         url: format!("http://127.0.0.1:{port}"),
         log,
     })
+}
+
+/// How many times a server is started when its port turns out to be taken.
+const PORT_ATTEMPTS: u32 = 3;
+
+/// Starts the server and waits until it is ready. A server that exits
+/// because its port was taken (between choosing a free port and the server
+/// binding it, anything on the machine may bind it) is started again on
+/// another port, so a busy machine cannot fail a benchmark this way.
+fn start_ready(o: &RunOptions, e: &MatrixEntry, name: &str) -> Result<Server> {
+    let mut attempt = 1;
+    loop {
+        let mut s = start_server(o, e, name)?;
+        if o.engine == Engine::Sim {
+            read_announced_url(&mut s, o.server_timeout);
+        }
+        let waited = crate::server_wait::wait(&crate::server_wait::WaitOptions {
+            url: s.url.clone(),
+            pid: Some(s.child.id()),
+            log: Some(s.log.clone()),
+            timeout: o.server_timeout,
+            timeout_flag: "--server-timeout",
+            interval: Duration::from_millis(200),
+            annotate: false,
+            echo: false,
+        });
+        match waited {
+            Ok(()) => return Ok(s),
+            Err(_) if attempt < PORT_ATTEMPTS && port_was_taken(&s) => {
+                eprintln!(
+                    "infmax run: {}: its port was taken; starting it again on another port",
+                    s.url
+                );
+                attempt += 1;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// The simulator's address, from the line it announces it with on stderr
+/// (`infmax sim: listening on http://HOST:PORT`), read from its log; left as
+/// it is if the process exits first or the time passes (the wait that
+/// follows then says why, with the log's last lines).
+fn read_announced_url(s: &mut Server, timeout: Duration) {
+    const MARK: &str = "infmax sim: listening on http://";
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        let log = std::fs::read_to_string(&s.log).unwrap_or_default();
+        if let Some(addr) = log
+            .split(MARK)
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+        {
+            s.url = format!("http://{addr}");
+            return;
+        }
+        if !matches!(s.child.try_wait(), Ok(None)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The server has exited and its log says its address was in use (the
+/// kernel's words, as Rust, Python and uvicorn print them).
+fn port_was_taken(s: &Server) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(&s.log) else {
+        return false;
+    };
+    let len = f.metadata().map_or(0, |m| m.len());
+    let mut tail = Vec::new();
+    if f.seek(SeekFrom::Start(len.saturating_sub(16 * 1024)))
+        .is_err()
+        || f.read_to_end(&mut tail).is_err()
+    {
+        return false;
+    }
+    let tail = String::from_utf8_lossy(&tail).to_ascii_lowercase();
+    tail.contains("address already in use") || tail.contains("eaddrinuse")
 }
 
 /// One benchmark of one entry at one concurrency (repeat `repeat` of
@@ -426,19 +513,7 @@ pub(crate) fn run(o: &RunOptions, entries: Vec<MatrixEntry>) -> Result<(usize, u
                             ))
                         );
                     };
-                    let server = start_server(o, first, &gname).and_then(|s| {
-                        crate::server_wait::wait(&crate::server_wait::WaitOptions {
-                            url: s.url.clone(),
-                            pid: Some(s.child.id()),
-                            log: Some(s.log.clone()),
-                            timeout: o.server_timeout,
-                            timeout_flag: "--server-timeout",
-                            interval: Duration::from_millis(200),
-                            annotate: false,
-                            echo: false,
-                        })
-                        .map(|()| s)
-                    });
+                    let server = start_ready(o, first, &gname);
                     let concs: Vec<(&MatrixEntry, u32, u32)> = g
                         .iter()
                         .flat_map(|e| match e {

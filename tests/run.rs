@@ -95,6 +95,59 @@ fn cmd_engine_runs_the_templated_server_command() {
     );
 }
 
+/// A server command that exits because its port was taken (between
+/// `infmax run` choosing a free port and the server binding it) is started
+/// again on another port. The first start here stands in for such a server:
+/// it prints the kernel's words and exits, as the simulator does.
+#[test]
+fn a_server_whose_port_was_taken_is_started_again() {
+    let s = Scratch::new();
+    let exe = env!("CARGO_BIN_EXE_infmax");
+    let cmd = format!(
+        "echo {{port}} >> ports; if [ ! -e taken ]; then touch taken; \
+         echo 'error: cannot listen on 127.0.0.1:{{port}}: Address already in use (os error 98)' >&2; exit 1; fi; \
+         exec {exe} sim --port {{port}} --served-model-name {{model}} --ttft-ms 5 --itl-ms 1 --max-model-len {{max_model_len}}"
+    );
+    let run = |cmd: &str| {
+        s.infmax(
+            &[
+                &[
+                    "run",
+                    "--out",
+                    "out",
+                    "--engine",
+                    "cmd",
+                    "--server-cmd",
+                    cmd,
+                    "--server-timeout",
+                    "30",
+                ][..],
+                &RUN_FILTER[..],
+                &["--max-conc", "4"][..],
+            ]
+            .concat(),
+        )
+        .assert()
+    };
+    let a = run(&cmd).success();
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert_eq!(
+        stderr.matches("its port was taken").count(),
+        1,
+        "one restart: {stderr}"
+    );
+    assert!(stderr.contains("[1/1] ok"), "{stderr}");
+    let ports = s.read("ports");
+    let ports: Vec<&str> = ports.lines().collect();
+    assert!(ports.len() == 2 && ports[0] != ports[1], "{ports:?}");
+
+    // Any other failure is not retried.
+    let a = run("echo ports >> tries; echo 'no GPU' >&2; exit 1").code(4);
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(!stderr.contains("its port was taken"), "{stderr}");
+    assert_eq!(s.read("tries").lines().count(), 1);
+}
+
 #[test]
 fn failed_entries_are_reported_and_the_run_goes_on() {
     let s = Scratch::new();
