@@ -90,8 +90,23 @@ fail() {
 ok() {
   echo "slurm e2e: ok: $*" >&2
 }
+# A free port below the kernel's ephemeral range: one from bind(:0) could be
+# taken by any outgoing connection before the daemon or server binds it.
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  python3 - <<'PY'
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    port = random.randrange(10000, max(low, 11000))
+    try:
+        socket.socket().bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(port)
+    break
+else:
+    raise SystemExit("no free port")
+PY
 }
 
 # --- the cluster -----------------------------------------------------------

@@ -25,6 +25,27 @@ impl Drop for Llama {
     }
 }
 
+/// The port in llama-server's `listening on http://127.0.0.1:PORT` line.
+fn announced_port(log: &std::path::Path, child: &mut Child) -> String {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while std::time::Instant::now() < end {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(port) = text
+            .split("listening on http://127.0.0.1:")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+        {
+            return port.to_string();
+        }
+        assert!(
+            matches!(child.try_wait(), Ok(None)),
+            "llama-server exited: {text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("llama-server announced no port in 120 s");
+}
+
 fn engine() -> Option<(String, std::path::PathBuf)> {
     let bin = std::env::var("INFMAX_TEST_LLAMA_SERVER")
         .ok()
@@ -52,19 +73,16 @@ fn engine() -> Option<(String, std::path::PathBuf)> {
 fn llama_cpp_server_bench_process_collect_and_eval() {
     let Some((bin, model)) = engine() else { return };
     let s = Scratch::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port()
-        .to_string();
     let log = s.path().join("server.log");
     let log_file = std::fs::File::create(&log).expect("log");
     let child = Command::new(&bin)
         .args([
             "-m",
             model.join("tiny.gguf").to_str().expect("utf8"),
+            // A port of the kernel's choosing, read from the log: one chosen
+            // here and released could be taken before the server binds it.
             "--port",
-            &port,
+            "0",
             "-np",
             "4",
             "-t",
@@ -80,7 +98,8 @@ fn llama_cpp_server_bench_process_collect_and_eval() {
         .spawn()
         .expect("llama-server starts");
     let pid = child.id().to_string();
-    let _server = Llama(child);
+    let mut server = Llama(child);
+    let port = announced_port(&log, &mut server.0);
     s.infmax(&[
         "server",
         "wait",
