@@ -389,11 +389,14 @@ fn bench_one(
         percentiles: vec![50.0, 90.0, 99.0],
         goodput: Vec::new(),
         result_path: Some(raw.clone()),
-        metadata: if o.scaled_down() {
-            vec![("scaled_down".into(), "true".into())]
-        } else {
-            Vec::new()
-        },
+        metadata: [
+            o.scaled_down()
+                .then(|| ("scaled_down".into(), "true".into())),
+            (o.repeats > 1).then(|| ("repeat".into(), repeat.to_string())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
         progress: progress::Mode::Off,
         progress_every: Duration::from_secs(5),
         server_pid: Some(server.child.id()),

@@ -519,6 +519,12 @@ fn repeats_set_the_noise_thresholds() {
         processed.iter().any(|n| n.ends_with("_r2.json")),
         "{processed:?}"
     );
+    // Each result carries its repeat, which compare groups by.
+    for n in &processed {
+        let r: Value = serde_json::from_str(&s.read(&format!("rep/processed/{n}"))).expect("json");
+        let k = if n.ends_with("_r1.json") { "1" } else { "2" };
+        assert_eq!(r["repeat"], k, "{n}");
+    }
     s.infmax(&["compare", "--baseline", "rep", "--current", "rep"])
         .assert()
         .success();

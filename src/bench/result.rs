@@ -282,6 +282,10 @@ pub(crate) struct RunRecord {
     /// A `--metadata` pair: `infmax run` marks a scaled-down run with it.
     #[serde(default, deserialize_with = "present")]
     pub(crate) scaled_down: Option<Value>,
+    /// A `--metadata` pair: `infmax run --repeats N` numbers each repeat
+    /// (from 1), so a comparison never mixes two repeats' points.
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) repeat: Option<Value>,
     /// Every other key as written, in order: the latency keys among them
     /// (`{mean,median,std,pNN}_{metric}_ms`, milliseconds).
     #[serde(flatten)]

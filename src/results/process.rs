@@ -209,6 +209,7 @@ pub(crate) fn process(run: &Value, env: &JobEnv, source: &str) -> Result<Process
         failed: run.failed,
         aborted: run.aborted,
         scaled_down: run.scaled_down,
+        repeat: run.repeat,
         client_bound: run.client_bound,
     })
 }

@@ -71,6 +71,8 @@ pub(crate) struct ProcessedResult {
     pub(crate) aborted: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) scaled_down: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) repeat: Option<Value>,
     /// True when the client may have limited the numbers (the run's
     /// client_cost says why).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -259,6 +261,16 @@ impl ProcessedResult {
     /// The concurrency as a whole number (0 when it is not one).
     pub(crate) fn conc_u64(&self) -> u64 {
         self.conc.as_u64().unwrap_or(0)
+    }
+
+    /// Which repeat of `infmax run --repeats` this is (from 1), when marked:
+    /// a number, or its text as `--metadata` writes it.
+    pub(crate) fn repeat_number(&self) -> Option<u64> {
+        match self.repeat.as_ref()? {
+            Value::Number(n) => n.as_u64(),
+            Value::String(t) => t.trim().parse().ok(),
+            _ => None,
+        }
     }
 
     /// Whether the client may have limited the numbers.

@@ -109,12 +109,14 @@ impl Side {
         }
     }
 
-    /// Adds one input's processed results. A (series, concurrency) seen
-    /// again within the input is a repeat of it (`infmax run --repeats`).
+    /// Adds one input's processed results. Results marked with their
+    /// repeat (`infmax run --repeats`) are grouped by it; among unmarked
+    /// ones, a (series, concurrency) seen again within the input is the
+    /// next repeat (the first curve that lacks that concurrency).
     pub(crate) fn add(&mut self, results: &[Value]) {
-        let mut input: BTreeMap<SeriesId, Vec<Vec<Sample>>> = BTreeMap::new();
+        type Curves = (BTreeMap<u64, Vec<Sample>>, Vec<Vec<Sample>>);
+        let mut input: BTreeMap<SeriesId, Curves> = BTreeMap::new();
         for r in results.iter().map(ProcessedResult::read) {
-            let id = series_id(&r);
             let s = Sample {
                 conc: r.conc_u64(),
                 intvty: r.median_intvty(),
@@ -122,17 +124,23 @@ impl Side {
                 ttft: r.median_ttft(),
                 tpot: r.median_tpot(),
             };
-            let repeats = input.entry(id).or_default();
-            match repeats
+            let (marked, unmarked) = input.entry(series_id(&r)).or_default();
+            if let Some(k) = r.repeat_number() {
+                marked.entry(k).or_default().push(s);
+                continue;
+            }
+            match unmarked
                 .iter_mut()
                 .find(|c| c.iter().all(|x| x.conc != s.conc))
             {
                 Some(curve) => curve.push(s),
-                None => repeats.push(vec![s]),
+                None => unmarked.push(vec![s]),
             }
         }
-        for (id, repeats) in input {
-            self.series.entry(id).or_default().extend(repeats);
+        for (id, (marked, unmarked)) in input {
+            let curves = self.series.entry(id).or_default();
+            curves.extend(marked.into_values());
+            curves.extend(unmarked);
         }
         self.results += results.len();
     }

@@ -299,3 +299,50 @@ fn hostile_series_names_are_escaped_in_the_table() {
         "{md}"
     );
 }
+
+#[test]
+fn marked_repeats_are_never_mixed() {
+    // Repeat 1 lacks concurrency 16 (it failed), repeat 2 is 2% slower in
+    // TPOT. Unmarked, repeat 2's conc-16 point would fill repeat 1's gap;
+    // marked, each repeat keeps its own points.
+    let mark = |rows: Vec<Value>, k: &str| -> Vec<Value> {
+        rows.into_iter()
+            .map(|mut r| {
+                r["repeat"] = json!(k);
+                r
+            })
+            .collect()
+    };
+    // A point of repeat 2: its interactivity is not one of curve()'s.
+    let slower = |s: &series::Sample| {
+        [200.0, 150.0, 100.0, 50.0]
+            .iter()
+            .all(|i| (s.intvty - i).abs() > 1e-6)
+    };
+    let mut rows = mark(curve(1.0, 1.0), "1");
+    rows.retain(|r| r["conc"] != 16);
+    rows.extend(mark(curve(1.0, 1.02), "2"));
+    let b = side("b", &rows);
+    assert_eq!(b.repeats(), 2);
+    let curves = b.series.values().next().expect("one series");
+    assert_eq!(
+        curves.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![3, 4],
+        "repeat 1 (3 points), then repeat 2 (4)"
+    );
+    assert!(curves[1].iter().all(slower));
+    // Unmarked, the same rows mix: the heuristic puts repeat 2's conc 16
+    // into the first curve without one.
+    let unmarked: Vec<Value> = rows
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            r.as_object_mut().expect("object").remove("repeat");
+            r
+        })
+        .collect();
+    let u = side("u", &unmarked);
+    let curves = u.series.values().next().expect("one series");
+    assert_eq!(curves.iter().map(Vec::len).collect::<Vec<_>>(), vec![4, 3]);
+    assert!(curves[0].iter().any(slower));
+}
