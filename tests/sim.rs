@@ -426,7 +426,7 @@ fn exit_after_n_requests() {
     let last = post(&sim.addr, "/v1/completions", &completion(json!({})));
     assert!(last.has_done(), "the last response is delivered whole");
     let status = sim.exited_within(Duration::from_secs(5)).expect("exits");
-    assert_eq!(status.code(), Some(1));
+    assert_eq!(status.code(), Some(4));
 }
 
 #[test]

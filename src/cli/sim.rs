@@ -163,14 +163,10 @@ fn sim_options(a: &SimArgs) -> Result<crate::sim::SimOptions> {
 pub(super) fn exec(a: &SimArgs) -> Result<Written> {
     match crate::sim::run(sim_options(a)?)? {
         crate::sim::Stopped::Signal => Ok(Written::default()),
-        // Exit 1 as a crashed engine would, so a test sees a dead server.
-        crate::sim::Stopped::ExitAfter(n) => {
-            Err(Error::Invalid(vec![crate::diag::Diagnostic::new(
-                "infmax sim",
-                None,
-                "",
-                format!("exiting after {n} completed requests (--exit-after)"),
-            )]))
-        }
+        // A failure exit, as a crashed engine's, so a test sees a dead
+        // server (4: the run ended but failed; not 1, which is bad input).
+        crate::sim::Stopped::ExitAfter(n) => Err(Error::Failed(format!(
+            "infmax sim: exiting after {n} completed requests (--exit-after)"
+        ))),
     }
 }
