@@ -479,3 +479,27 @@ fn job_env_lines_carry_any_value() {
         .expect("bash");
     assert_eq!(String::from_utf8_lossy(&back.stdout), image);
 }
+
+/// Filters that match nothing give `[]`, as the seed's script did, with a
+/// warning: a job expanding an empty matrix cannot run.
+#[test]
+fn filters_matching_nothing_warn() {
+    let s = Scratch::new();
+    for args in [
+        &["matrix", "full-sweep", "--framework", "nosuch"][..],
+        &[
+            "matrix",
+            "runner-model-sweep",
+            "--runner-type",
+            "h100",
+            "--single-node",
+            "--framework",
+            "nosuch",
+        ][..],
+    ] {
+        s.infmax(args).assert().success().stdout_eq("[]\n").stderr_eq(str![[r#"
+warning: infmax matrix: no job matches the filters: the matrix is [] (GitHub refuses an empty matrix, so a job expanding it fails); check --model-prefix, --precision, --framework, --runner-type and the other filters against the configs
+
+"#]]);
+    }
+}

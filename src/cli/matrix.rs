@@ -331,6 +331,19 @@ pub(super) fn exec(m: MatrixCommand) -> Result<Written> {
             return Ok(Written::default());
         }
     };
+    if let MatrixOutput::List(jobs) = &output
+        && jobs.is_empty()
+    {
+        // Not an error (a scheduled sweep's filters may match nothing for a
+        // while, and the seed printed [] too), but a job whose matrix is this
+        // list cannot run: GitHub refuses an empty matrix.
+        super::warn(&[crate::diag::Diagnostic::new(
+            "infmax matrix",
+            None,
+            "",
+            "no job matches the filters: the matrix is [] (GitHub refuses an empty matrix, so a job expanding it fails); check --model-prefix, --precision, --framework, --runner-type and the other filters against the configs",
+        )]);
+    }
     emit(&output, &out_args)?;
     Ok(Written::default())
 }
