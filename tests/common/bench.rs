@@ -1,4 +1,4 @@
-//! Running `infmax bench serve` against a simulator from tests.
+//! Running `infmax bench serve` against a simulator (or another server) from tests.
 #![allow(dead_code)]
 
 use super::sim::SimProcess;
@@ -47,14 +47,23 @@ pub fn bench_with(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> (Option<i32>, Value, String) {
-    let url = sim.url();
+    bench_at(&sim.url(), dir, extra, env)
+}
+
+/// [`bench_with`] against any server at `url`.
+pub fn bench_at(
+    url: &str,
+    dir: &std::path::Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Option<i32>, Value, String) {
     let mut args = vec![
         "bench",
         "serve",
         "--model",
         "m",
         "--base-url",
-        &url,
+        url,
         "--save-result",
         "--result-dir",
         dir.to_str().expect("utf8 path"),
