@@ -9,6 +9,28 @@ use serde_json::Value;
 
 const RUN_FILTER: [&str; 4] = ["--seq-lens", "1k1k", "--runner-type", "h100"];
 
+/// The simulator as a server command template, on the fixed schedule.
+fn sim_cmd() -> String {
+    format!(
+        "{} sim --port {{port}} --served-model-name {{model}} --ttft-ms 5 --itl-ms 1 --max-model-len {{max_model_len}}",
+        env!("CARGO_BIN_EXE_infmax")
+    )
+}
+
+/// `infmax run --engine cmd --server-cmd CMD` into `out`, then `extra`.
+fn run_cmd(s: &Scratch, cmd: &str, extra: &[&str]) -> snapbox::cmd::Command {
+    let head = [
+        "run",
+        "--out",
+        "out",
+        "--engine",
+        "cmd",
+        "--server-cmd",
+        cmd,
+    ];
+    s.infmax(&[&head[..], &RUN_FILTER[..], extra].concat())
+}
+
 #[test]
 fn sim_engine_produces_every_artifact() {
     let s = Scratch::new();
@@ -57,27 +79,7 @@ fn sim_engine_produces_every_artifact() {
 #[test]
 fn cmd_engine_runs_the_templated_server_command() {
     let s = Scratch::new();
-    let exe = env!("CARGO_BIN_EXE_infmax");
-    let cmd = format!(
-        "{exe} sim --port {{port}} --served-model-name {{model}} --ttft-ms 5 --itl-ms 1 --max-model-len {{max_model_len}}"
-    );
-    let a = s
-        .infmax(
-            &[
-                &[
-                    "run",
-                    "--out",
-                    "out",
-                    "--engine",
-                    "cmd",
-                    "--server-cmd",
-                    &cmd,
-                ][..],
-                &RUN_FILTER[..],
-                &["--max-conc", "4"][..],
-            ]
-            .concat(),
-        )
+    let a = run_cmd(&s, &sim_cmd(), &["--max-conc", "4"])
         .assert()
         .success();
     let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
@@ -102,33 +104,13 @@ fn cmd_engine_runs_the_templated_server_command() {
 #[test]
 fn a_server_whose_port_was_taken_is_started_again() {
     let s = Scratch::new();
-    let exe = env!("CARGO_BIN_EXE_infmax");
     let cmd = format!(
         "echo {{port}} >> ports; if [ ! -e taken ]; then touch taken; \
          echo 'error: cannot listen on 127.0.0.1:{{port}}: Address already in use (os error 98)' >&2; exit 1; fi; \
-         exec {exe} sim --port {{port}} --served-model-name {{model}} --ttft-ms 5 --itl-ms 1 --max-model-len {{max_model_len}}"
+         exec {}",
+        sim_cmd()
     );
-    let run = |cmd: &str| {
-        s.infmax(
-            &[
-                &[
-                    "run",
-                    "--out",
-                    "out",
-                    "--engine",
-                    "cmd",
-                    "--server-cmd",
-                    cmd,
-                    "--server-timeout",
-                    "30",
-                ][..],
-                &RUN_FILTER[..],
-                &["--max-conc", "4"][..],
-            ]
-            .concat(),
-        )
-        .assert()
-    };
+    let run = |cmd: &str| run_cmd(&s, cmd, &["--server-timeout", "30", "--max-conc", "4"]).assert();
     let a = run(&cmd).success();
     let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
     assert_eq!(
@@ -151,28 +133,8 @@ fn a_server_whose_port_was_taken_is_started_again() {
 #[test]
 fn failed_entries_are_reported_and_the_run_goes_on() {
     let s = Scratch::new();
-    let a = s
-        .infmax(
-            &[
-                &[
-                    "run",
-                    "--out",
-                    "out",
-                    "--engine",
-                    "cmd",
-                    "--server-cmd",
-                    &format!(
-                        "echo cannot start {{model}} >&2; printf '%b\\n' {HOSTILE:?} >&2; exit 3"
-                    ),
-                    "--server-timeout",
-                    "5",
-                    "--max-conc",
-                    "8",
-                ][..],
-                &RUN_FILTER[..],
-            ]
-            .concat(),
-        )
+    let script = format!("echo cannot start {{model}} >&2; printf '%b\\n' {HOSTILE:?} >&2; exit 3");
+    let a = run_cmd(&s, &script, &["--server-timeout", "5", "--max-conc", "8"])
         .env("GITHUB_ACTIONS", "true")
         .assert()
         .code(4);
@@ -210,28 +172,13 @@ fn config_values_are_not_shell_code() {
         "model: \"deepseek-ai/R1 $(touch pwned);touch pwned2 'q'\"",
     );
     s.write("configs/test-master.yaml", &master);
-    let a = s
-        .infmax(
-            &[
-                &[
-                    "run",
-                    "--out",
-                    "out",
-                    "--engine",
-                    "cmd",
-                    "--server-cmd",
-                    "echo cannot start {model} >&2; exit 3",
-                    "--server-timeout",
-                    "5",
-                    "--max-conc",
-                    "4",
-                ][..],
-                &RUN_FILTER[..],
-            ]
-            .concat(),
-        )
-        .assert()
-        .code(4);
+    let a = run_cmd(
+        &s,
+        "echo cannot start {model} >&2; exit 3",
+        &["--server-timeout", "5", "--max-conc", "4"],
+    )
+    .assert()
+    .code(4);
     let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
     assert!(
         stderr.contains("cannot start deepseek-ai/R1 $(touch pwned);touch pwned2 'q'"),
