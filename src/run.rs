@@ -110,10 +110,7 @@ impl Drop for Server {
 /// local port; the server then fails with "address already in use".
 fn free_port() -> Result<u16> {
     const FLOOR: u16 = 10_000;
-    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32_768);
+    let ephemeral = ephemeral_start().unwrap_or(32_768);
     if let Some(span) = ephemeral.checked_sub(FLOOR).filter(|s| *s >= 1000) {
         let start = rand::random::<u16>() % span;
         for i in 0..64u16 {
@@ -127,6 +124,16 @@ fn free_port() -> Result<u16> {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .map_err(|e| Error::env(format!("no free port: {e}")))
+}
+
+/// The first port of the kernel's ephemeral range (Linux).
+fn ephemeral_start() -> Option<u16> {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn common(e: &MatrixEntry) -> (&str, &str, &str, &str, &str, u32) {
@@ -286,12 +293,11 @@ fn start_ready(o: &RunOptions, e: &MatrixEntry, name: &str) -> Result<Server> {
 /// it is if the process exits first or the time passes (the wait that
 /// follows then says why, with the log's last lines).
 fn read_announced_url(s: &mut Server, timeout: Duration) {
-    const MARK: &str = "infmax sim: listening on http://";
     let end = Instant::now() + timeout;
     while Instant::now() < end {
         let log = std::fs::read_to_string(&s.log).unwrap_or_default();
         if let Some(addr) = log
-            .split(MARK)
+            .split(crate::sim::ANNOUNCEMENT)
             .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
         {
@@ -593,10 +599,7 @@ mod tests {
     /// cannot take it before the server binds it), and free.
     #[test]
     fn server_ports_come_from_below_the_ephemeral_range() {
-        let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse().ok())
-            .unwrap_or(u16::MAX);
+        let low = super::ephemeral_start().unwrap_or(u16::MAX);
         for _ in 0..20 {
             let port = super::free_port().expect("a port");
             if low > 11_000 {

@@ -423,6 +423,10 @@ pub(crate) enum Stopped {
     ExitAfter(u64),
 }
 
+/// What the simulator prints on stderr before its address once it listens:
+/// `infmax run` reads the address from it.
+pub(crate) const ANNOUNCEMENT: &str = "infmax sim: listening on http://";
+
 /// Binds, announces the address on stderr, and serves until SIGINT/SIGTERM
 /// or `exit_after` completed requests.
 pub(crate) async fn serve(opts: SimOptions) -> Result<Stopped> {
@@ -443,7 +447,7 @@ pub(crate) async fn serve(opts: SimOptions) -> Result<Stopped> {
     };
     let sim = Arc::new(Sim::new(opts)?);
     eprintln!(
-        "infmax sim: listening on http://{local} (model {}; {mode})",
+        "{ANNOUNCEMENT}{local} (model {}; {mode})",
         sim.opts.served_model_name
     );
     let listener = listener.tap_io(|tcp| {
